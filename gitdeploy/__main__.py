@@ -1,0 +1,4 @@
+"""`python -m gitdeploy` runs the CLI."""
+from gitdeploy.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: parse options, call one operation, render. No logic here."""

@@ -1,0 +1,64 @@
+"""The `gitdeploy` command: registers the commands and maps failures to exit codes."""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gitdeploy import __version__
+from gitdeploy.cli.diff import diff
+from gitdeploy.cli.status import status
+from gitdeploy.cli.sync import sync
+from gitdeploy.cli.validate import validate
+
+EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff)."""
+
+app = typer.Typer(
+    name="gitdeploy",
+    help="Deploy the services declared in a Git repository onto a Docker engine.\n\n" + EXIT_CODES,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # a secret in a local variable must never be printed
+)
+app.command()(validate)
+app.command()(diff)
+app.command()(sync)
+app.command()(status)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gitdeploy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    pass
+
+
+def _usage_error_type() -> type[Exception]:
+    # Typer vendors click since 0.2x; older releases use click itself.
+    import importlib
+
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            return importlib.import_module(module).UsageError
+        except ImportError:
+            continue
+    raise RuntimeError("neither typer's nor click's UsageError is importable")
+
+
+def main() -> None:
+    usage_error = _usage_error_type()
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as exc:
+        # click's own code for usage errors is 2, which we reserve for "changes pending".
+        exc.show()
+        sys.exit(1)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code or 0)

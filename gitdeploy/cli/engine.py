@@ -1,0 +1,18 @@
+"""Building the engine adapter from options."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitdeploy.engine.base import PullPolicy
+
+Pull = Annotated[PullPolicy, typer.Option(
+    "--pull", envvar="GITDEPLOY_PULL", case_sensitive=False,
+    help="When to pull images: missing (only images the engine lacks), always, or never.")]
+
+
+def docker_engine(pull: PullPolicy = PullPolicy.MISSING):
+    from gitdeploy.engine.docker import DockerEngine
+
+    return DockerEngine.from_env(pull=pull)

@@ -1,0 +1,39 @@
+"""`gitdeploy sync`: converge the engine to the manifests."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitdeploy.cli.engine import Pull, docker_engine
+from gitdeploy.cli.options import Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.engine.base import PullPolicy
+from gitdeploy.errors import ExitCode
+
+DryRun = Annotated[bool, typer.Option("--dry-run", envvar="GITDEPLOY_DRY_RUN", help="Show the plan; change nothing.")]
+
+
+def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
+         dry_run: DryRun = False, pull: Pull = PullPolicy.MISSING,
+         output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """Converge the engine to the manifests: create, replace changed, scale, prune. Only changed services are touched.
+
+    Exit 0 on success or nothing to do, 1 on error (including any service that failed).
+    """
+    from gitdeploy import operations
+    from gitdeploy.output import jsonout, text
+
+    show_plan = text.plan if output is OutputFormat.TEXT else (lambda tree, p: None)
+    with rendered_errors(output, verbose):
+        tree, desired = operations.read_desired(operations.Source(repo, ref, path))
+        text.warnings(tree)
+        the_plan, result = operations.sync(
+            desired, docker_engine(pull), prune=prune, dry_run=dry_run,
+            progress=text.progress, on_plan=lambda p: show_plan(tree, p) if not p.in_sync or dry_run else None,
+        )
+    if output is OutputFormat.JSON:
+        jsonout.emit(jsonout.sync(tree, the_plan, result))
+    elif result is not None:
+        text.sync_result(result)
+    failed = result is not None and result.result == "failed"
+    raise typer.Exit(int(ExitCode.ERROR if failed else ExitCode.OK))

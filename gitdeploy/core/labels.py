@@ -1,0 +1,25 @@
+"""Names of the labels gitdeploy puts on every object it owns, and object names.
+
+Ownership is decided by labels only, never by parsing names: an object without
+`io.gitdeploy.project` is invisible to every gitdeploy command.
+"""
+from __future__ import annotations
+
+PREFIX = "io.gitdeploy."
+PROJECT = PREFIX + "project"
+SERVICE = PREFIX + "service"
+SLOT = PREFIX + "slot"                 # replica number, 1..replicas
+TEMPLATE_HASH = PREFIX + "template-hash"  # hash of the canonical replica template
+TEMPLATE = PREFIX + "template"         # the canonical template itself, JSON (for field-level diffs)
+COMMIT = PREFIX + "commit"             # the commit the replica was created from
+MANAGED_BY = PREFIX + "managed-by"
+
+
+def network_name(project: str) -> str:
+    return f"gitdeploy_{project}"
+
+
+def replica_name(project: str, service: str, slot: int, template_hash: str) -> str:
+    # The hash is part of the name so that an old and a new revision of the same
+    # slot can coexist during a start-first rolling update.
+    return f"{project}-{service}-{slot}-{template_hash[:7]}"

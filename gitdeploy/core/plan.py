@@ -1,0 +1,176 @@
+"""The planner: desired × observed → an ordered plan of actions. A pure function.
+
+Per service, replicas are numbered slots 1..replicas. A slot is satisfied by a
+running replica whose template hash matches the desired one; every other slot
+gets a new replica (after removing whatever stale replica holds it), and
+replicas in slots above the count, duplicates, and replicas of services no
+longer declared are removed. A service with nothing to do is left untouched,
+so a second sync right after the first plans nothing.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from enum import Enum
+
+from gitdeploy.core.changes import FieldChange, template_changes
+from gitdeploy.core.model import DesiredState, ServiceSpec
+from gitdeploy.core.observed import ObservedReplica, ObservedState
+
+
+class ServiceAction(str, Enum):
+    CREATE = "create"        # declared, nothing runs yet
+    UPDATE = "update"        # the template changed: replicas are replaced
+    SCALE = "scale"          # only the replica count differs
+    REPAIR = "repair"        # same template and count, but a replica is stopped, duplicated or misplaced
+    REMOVE = "remove"        # no longer declared: pruned
+    ORPHANED = "orphaned"    # no longer declared, kept because pruning is off
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class StartReplica:
+    service: str
+    slot: int
+    spec: ServiceSpec
+    reason: str              # why this replica is started, for progress lines
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveReplica:
+    replica: ObservedReplica
+    reason: str
+
+
+Step = StartReplica | RemoveReplica
+
+
+@dataclass(frozen=True, slots=True)
+class SlotWork:
+    """Steps for one slot, in order; different slots are independent."""
+
+    slot: int
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePlan:
+    name: str
+    action: ServiceAction
+    desired_replicas: int
+    current_replicas: int
+    changes: tuple[FieldChange, ...]
+    work: tuple[SlotWork, ...]
+    spec: ServiceSpec | None          # None for services no longer declared
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(step for w in self.work for step in w.steps)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    project: str
+    commit: str
+    services: tuple[ServicePlan, ...]   # sorted by name
+
+    @property
+    def in_sync(self) -> bool:
+        return all(not s.work for s in self.services)
+
+    @property
+    def needs_network(self) -> bool:
+        return any(isinstance(step, StartReplica) for s in self.services for step in s.steps)
+
+
+def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True) -> Plan:
+    services = [_plan_service(spec, observed.of_service(spec.name)) for spec in desired.services]
+    declared = {s.name for s in desired.services}
+    for name in observed.service_names():
+        if name not in declared:
+            services.append(_plan_undeclared(name, observed.of_service(name), prune))
+    return Plan(desired.project, desired.commit, tuple(sorted(services, key=lambda s: s.name)))
+
+
+def _plan_undeclared(name: str, replicas: tuple[ObservedReplica, ...], prune: bool) -> ServicePlan:
+    if not prune:
+        return ServicePlan(name, ServiceAction.ORPHANED, 0, len(replicas), (), (), None)
+    work = tuple(
+        SlotWork(r.slot, (RemoveReplica(r, "service no longer declared"),)) for r in _ordered(replicas)
+    )
+    return ServicePlan(name, ServiceAction.REMOVE, 0, len(replicas), (), work, None)
+
+
+def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...]) -> ServicePlan:
+    want = spec.template_hash()
+    by_slot: dict[int, list[ObservedReplica]] = defaultdict(list)
+    for replica in _ordered(replicas):
+        by_slot[replica.slot].append(replica)
+
+    work: list[SlotWork] = []
+    for slot in range(1, spec.replicas + 1):
+        holders = by_slot.pop(slot, [])
+        keep = next((r for r in holders if r.running and r.template_hash == want), None)
+        steps: list[Step] = [
+            RemoveReplica(r, _why_stale(r, want)) for r in holders if r is not keep
+        ]
+        if keep is None:
+            steps.append(StartReplica(spec.name, slot, spec, _why_start(holders, want)))
+        if steps:
+            work.append(SlotWork(slot, tuple(steps)))
+    # Whatever is left sits above the count (or has no valid slot): scale down,
+    # highest slot first.
+    for slot in sorted(by_slot, reverse=True):
+        reason = "scaled down" if slot > spec.replicas else "not a valid replica slot"
+        work.append(SlotWork(slot, tuple(RemoveReplica(r, reason) for r in by_slot[slot])))
+
+    outdated = [r for r in replicas if r.template_hash != want]
+    changes: list[FieldChange] = []
+    if outdated:
+        changes.extend(template_changes(_template_of(outdated[0]), spec.template()))
+    if len(replicas) != spec.replicas:
+        changes.insert(0, FieldChange("replicas", len(replicas), spec.replicas))
+
+    if not replicas:
+        action = ServiceAction.CREATE if spec.replicas else ServiceAction.UNCHANGED
+    elif outdated:
+        action = ServiceAction.UPDATE
+    elif len(replicas) != spec.replicas:
+        action = ServiceAction.SCALE
+    elif work:
+        action = ServiceAction.REPAIR
+    else:
+        action = ServiceAction.UNCHANGED
+    return ServicePlan(
+        spec.name, action, spec.replicas, len(replicas), tuple(changes), tuple(work), spec
+    )
+
+
+def _ordered(replicas: tuple[ObservedReplica, ...]) -> list[ObservedReplica]:
+    # Running replicas first so that, of two in one slot, the running one is kept.
+    return sorted(replicas, key=lambda r: (r.slot, not r.running, r.name))
+
+
+def _why_stale(replica: ObservedReplica, want: str) -> str:
+    if replica.template_hash != want:
+        return "outdated"
+    if not replica.running:
+        return f"not running ({replica.state})"
+    return "duplicate of its slot"
+
+
+def _why_start(holders: list[ObservedReplica], want: str) -> str:
+    if not holders:
+        return "missing"
+    if any(r.template_hash != want for r in holders):
+        return "replaces outdated"
+    return "replaces stopped"
+
+
+def _template_of(replica: ObservedReplica) -> dict:
+    try:
+        template = json.loads(replica.template_json) if replica.template_json else {}
+    except json.JSONDecodeError:
+        template = {}
+    return template if isinstance(template, dict) else {}

@@ -1,0 +1,1 @@
+"""Engines: where replicas run. The core talks to them only through `Engine`."""

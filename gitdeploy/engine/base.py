@@ -1,0 +1,35 @@
+"""The interface between `apply` and a container engine.
+
+Small on purpose: a Docker Swarm backend will implement the same calls.
+Every method raises only `GitDeployError` subclasses.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Protocol
+
+from gitdeploy.core.model import ServiceSpec
+from gitdeploy.core.observed import ObservedReplica, ObservedState
+
+
+class PullPolicy(str, Enum):
+    MISSING = "missing"   # use the engine's copy; pull only when it has none
+    ALWAYS = "always"     # pull before creating replicas
+    NEVER = "never"       # never pull; a missing image is an error
+
+
+class Engine(Protocol):
+    def observe(self, project: str) -> ObservedState:
+        """One snapshot of every replica labelled with the project."""
+
+    def ensure_network(self, project: str) -> None:
+        """Create the project's network if it does not exist."""
+
+    def ensure_image(self, image: str) -> None:
+        """Make sure `image` is on the engine, per the pull policy, or raise ImageNotFound."""
+
+    def start_replica(self, project: str, commit: str, spec: ServiceSpec, slot: int) -> str:
+        """Create and start one replica; return its name. Leaves nothing behind on failure."""
+
+    def remove_replica(self, replica: ObservedReplica) -> None:
+        """Stop (SIGTERM, then SIGKILL after the replica's stopGracePeriod) and remove it."""

@@ -1,0 +1,207 @@
+"""The Docker Engine adapter (docker SDK, low-level API).
+
+Reading state costs one container listing filtered by our project label: the
+labels carry slot, template hash and commit, so no per-container inspect is
+needed. Docker exceptions are translated into gitdeploy errors here and
+nowhere else.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from gitdeploy import __version__
+from gitdeploy.core import labels as L
+from gitdeploy.core.model import ServiceSpec
+from gitdeploy.core.observed import ObservedReplica, ObservedState
+from gitdeploy.engine.base import PullPolicy
+from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+@contextmanager
+def translated_errors(doing: str) -> Iterator[None]:
+    """Turns docker SDK and connection failures into one-line gitdeploy errors."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
+        raise EngineUnreachable(
+            f"cannot connect to the Docker engine at {engine_address()}",
+            hint="is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine",
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{doing}: {exc.explanation or exc}") from exc
+    except docker.errors.DockerException as exc:
+        # from_env() wraps connection failures in DockerException
+        if "Connection" in str(exc) or "FileNotFound" in str(exc):
+            raise EngineUnreachable(
+                f"cannot connect to the Docker engine at {engine_address()}",
+                hint="is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine",
+            ) from exc
+        raise EngineError(f"{doing}: {exc}") from exc
+
+
+class DockerEngine:
+    def __init__(self, api, pull: PullPolicy = PullPolicy.MISSING) -> None:
+        self._api = api          # docker.APIClient
+        self._pull = pull
+
+    @classmethod
+    def from_env(cls, pull: PullPolicy = PullPolicy.MISSING, timeout: int = 60) -> "DockerEngine":
+        import docker
+
+        with translated_errors("connecting to the Docker engine"):
+            client = docker.from_env(timeout=timeout)
+        return cls(client.api, pull)
+
+    # -- reading -----------------------------------------------------------
+
+    def observe(self, project: str) -> ObservedState:
+        with translated_errors("listing containers"):
+            rows = self._api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
+        return ObservedState(project, tuple(sorted((_replica(row) for row in rows), key=lambda r: r.name)))
+
+    # -- changing ----------------------------------------------------------
+
+    def ensure_network(self, project: str) -> None:
+        name = L.network_name(project)
+        with translated_errors(f"creating network {name}"):
+            found = self._api.networks(names=[name])
+            exact = [n for n in found if n["Name"] == name]
+            if exact:
+                if (exact[0].get("Labels") or {}).get(L.PROJECT) != project:
+                    raise NotOwned(
+                        f"network {name} exists but was not created by gitdeploy for project {project}",
+                        hint=f"rename or remove that network (docker network rm {name}); gitdeploy never modifies objects it does not own",
+                    )
+                return
+            self._api.create_network(name, driver="bridge", labels={L.PROJECT: project, L.MANAGED_BY: "gitdeploy"})
+
+    def ensure_image(self, image: str) -> None:
+        import docker.errors
+
+        with translated_errors(f"checking image {image}"):
+            present = True
+            try:
+                self._api.inspect_image(image)
+            except docker.errors.ImageNotFound:
+                present = False
+            if self._pull is PullPolicy.ALWAYS or (not present and self._pull is PullPolicy.MISSING):
+                try:
+                    repository, tag = _split_tag(image)
+                    self._api.pull(repository, tag=tag)
+                    return
+                except docker.errors.APIError as exc:
+                    if present:
+                        raise
+                    raise ImageNotFound(
+                        f"image {image} is not on the engine and could not be pulled: {exc.explanation or exc}",
+                        hint="build or load it (docker build / docker load), or check the name and your registry login",
+                    ) from None
+            if not present:
+                raise ImageNotFound(
+                    f"image {image} is not on the engine (pull policy: never)",
+                    hint="build or load it first (docker build / docker load), or allow pulling with --pull missing",
+                )
+
+    def start_replica(self, project: str, commit: str, spec: ServiceSpec, slot: int) -> str:
+        api, network = self._api, L.network_name(project)
+        template_hash = spec.template_hash()
+        name = L.replica_name(project, spec.name, slot, template_hash)
+        labels = dict(spec.labels) | {
+            L.PROJECT: project,
+            L.SERVICE: spec.name,
+            L.SLOT: str(slot),
+            L.TEMPLATE_HASH: template_hash,
+            L.TEMPLATE: spec.template_json(),
+            L.COMMIT: commit,
+            L.MANAGED_BY: f"gitdeploy/{__version__}",
+        }
+        host_config = api.create_host_config(
+            port_bindings={
+                f"{p.container_port}/{p.protocol}": (p.host_ip, p.host_port) if p.host_ip else p.host_port
+                for p in spec.ports
+            },
+            restart_policy={"Name": spec.restart, "MaximumRetryCount": 0},
+            mem_limit=spec.memory,
+            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            init=spec.init,
+            network_mode=network,
+        )
+        networking = api.create_networking_config({
+            # The service name resolves to every replica (DNS round-robin);
+            # name-slot reaches one replica.
+            network: api.create_endpoint_config(aliases=[spec.name, f"{spec.name}-{slot}"]),
+        })
+        with translated_errors(f"creating replica {name}"):
+            created = api.create_container(
+                spec.image,
+                command=list(spec.command) if spec.command is not None else None,
+                environment=dict(spec.env),
+                labels=labels,
+                name=name,
+                hostname=f"{spec.name}-{slot}",
+                ports=[(p.container_port, p.protocol) for p in spec.ports],
+                host_config=host_config,
+                networking_config=networking,
+                stop_timeout=max(1, round(spec.stop_grace_period)),
+            )
+        try:
+            with translated_errors(f"starting replica {name}"):
+                api.start(created["Id"])
+        except EngineError:
+            # Do not leave a created-but-never-started container behind.
+            with translated_errors(f"removing replica {name} that failed to start"):
+                api.remove_container(created["Id"], force=True)
+            raise
+        return name
+
+    def remove_replica(self, replica: ObservedReplica) -> None:
+        import docker.errors
+
+        with translated_errors(f"removing replica {replica.name}"):
+            try:
+                if replica.state in ("running", "restarting", "paused"):
+                    # No timeout given: the engine uses the stop timeout the
+                    # replica was created with (its stopGracePeriod).
+                    self._api.stop(replica.id)
+                self._api.remove_container(replica.id, force=True)
+            except docker.errors.NotFound:
+                pass  # already gone: the goal is reached
+
+
+def _replica(row: dict) -> ObservedReplica:
+    labels = row.get("Labels") or {}
+    try:
+        slot = int(labels.get(L.SLOT, "0"))
+    except ValueError:
+        slot = 0
+    names = row.get("Names") or [""]
+    return ObservedReplica(
+        id=row["Id"],
+        name=names[0].lstrip("/"),
+        service=labels.get(L.SERVICE, ""),
+        slot=slot,
+        template_hash=labels.get(L.TEMPLATE_HASH, ""),
+        template_json=labels.get(L.TEMPLATE, ""),
+        commit=labels.get(L.COMMIT, ""),
+        image=row.get("Image", ""),
+        state=row.get("State", ""),
+        status=row.get("Status", ""),
+    )
+
+
+def _split_tag(image: str) -> tuple[str, str | None]:
+    if "@" in image:
+        return image, None
+    name, _, tag = image.rpartition(":")
+    if name and "/" not in tag:
+        return name, tag
+    return image, "latest"

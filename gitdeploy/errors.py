@@ -1,0 +1,71 @@
+"""The failures a user can act on, each with the exit code the CLI returns.
+
+Adapters translate docker and git exceptions into these at their edge; the CLI
+renders them once (cli/app.py). Exit codes are part of the public interface and
+are documented in README.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0                # success, or nothing to do
+    ERROR = 1             # any error: bad input, engine, git, a failed service
+    CHANGES_PENDING = 2   # `diff`: the engine differs from the manifests
+    ROLLED_BACK = 3       # reserved: a rollout failed and was rolled back
+    LOCK_HELD = 4         # reserved: another run holds the project's lock
+
+
+class GitDeployError(Exception):
+    """Base of every error the CLI renders as one line (plus an optional hint)."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong in the manifests, located in the repository."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ManifestError(GitDeployError):
+    """The manifests are invalid; carries every problem found, sorted."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(sorted(problems))
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifests")
+
+
+class SourceError(GitDeployError):
+    """The repository, ref or path cannot be read."""
+
+
+class EngineUnreachable(GitDeployError):
+    """No Docker engine answers at the configured address."""
+
+
+class ImageNotFound(GitDeployError):
+    """An image is neither present on the engine nor pullable under the pull policy."""
+
+
+class EngineError(GitDeployError):
+    """The engine refused an operation (other than the cases above)."""
+
+
+class NotOwned(GitDeployError):
+    """An object gitdeploy would use exists but lacks our labels, so we won't touch it."""

@@ -1,0 +1,71 @@
+"""Checks the schema cannot express: units, replica/port rules, uniqueness.
+
+They run only on documents that passed the schema, so shapes are known here.
+"""
+from __future__ import annotations
+
+from gitdeploy.core.units import parse_cpus, parse_memory
+from gitdeploy.errors import Problem
+from gitdeploy.manifests.yamldoc import Document
+
+
+def document_problems(doc: Document) -> list[Problem]:
+    spec = doc.body["spec"]
+    problems: list[Problem] = []
+    resources = spec.get("resources") or {}
+    for key, parse in (("memory", parse_memory), ("cpus", parse_cpus)):
+        if key in resources:
+            try:
+                parse(resources[key])
+            except ValueError as exc:
+                problems.append(doc.problem(["spec", "resources", key], f"spec.resources.{key}: {exc}"))
+    replicas = spec.get("replicas", 1)
+    seen: dict[tuple[int, str], int] = {}
+    for index, port in enumerate(spec.get("ports") or []):
+        key = (port["containerPort"], port.get("protocol", "tcp"))
+        if key in seen:
+            problems.append(doc.problem(
+                ["spec", "ports", index, "containerPort"],
+                f"spec.ports[{index}].containerPort: {key[0]}/{key[1]} is already listed as spec.ports[{seen[key]}]",
+            ))
+        seen[key] = index
+        if "hostPort" in port and replicas > 1:
+            problems.append(doc.problem(
+                ["spec", "ports", index, "hostPort"],
+                f"spec.ports[{index}].hostPort: a fixed hostPort can serve only one replica, but replicas is {replicas}; "
+                "remove hostPort (the engine then picks a free host port per replica) or set replicas: 1",
+            ))
+    return problems
+
+
+def project_problems(docs: list[Document]) -> list[Problem]:
+    """Uniqueness across all files: service names and fixed host ports."""
+    problems: list[Problem] = []
+    names: dict[str, Document] = {}
+    host_ports: dict[tuple[str, int, str], tuple[Document, int]] = {}
+    for doc in docs:
+        name = doc.body["metadata"]["name"]
+        if name in names:
+            first = names[name].problem(["metadata", "name"], "")
+            problems.append(doc.problem(
+                ["metadata", "name"],
+                f"metadata.name: service '{name}' is already declared at {first.file}:{first.line}:{first.column}; "
+                "service names must be unique in a project",
+            ))
+        else:
+            names[name] = doc
+        for index, port in enumerate(doc.body["spec"].get("ports") or []):
+            if "hostPort" not in port:
+                continue
+            key = (port.get("hostIP", ""), port["hostPort"], port.get("protocol", "tcp"))
+            if key in host_ports:
+                other, other_index = host_ports[key]
+                at = other.problem(["spec", "ports", other_index, "hostPort"], "")
+                problems.append(doc.problem(
+                    ["spec", "ports", index, "hostPort"],
+                    f"spec.ports[{index}].hostPort: {key[1]}/{key[2]} is also published by service "
+                    f"'{other.body['metadata']['name']}' ({at.file}:{at.line}:{at.column}); pick another host port",
+                ))
+            else:
+                host_ports[key] = (doc, index)
+    return problems

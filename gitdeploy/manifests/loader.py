@@ -1,0 +1,80 @@
+"""From a source tree to `DesiredState`, reporting every problem at once."""
+from __future__ import annotations
+
+import posixpath
+
+from gitdeploy.core.model import DesiredState
+from gitdeploy.errors import ManifestError, Problem, SourceError
+from gitdeploy.manifests.build import build_service
+from gitdeploy.manifests.checks import document_problems, project_problems
+from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, schema_problems
+from gitdeploy.manifests.yamldoc import Document, parse
+from gitdeploy.source.tree import SourceTree
+
+PROJECT_FILE = "gitdeploy.yaml"
+KINDS = ("Service",)
+
+
+def load_desired(tree: SourceTree) -> DesiredState:
+    project_path = posixpath.join(tree.root, PROJECT_FILE) if tree.root else PROJECT_FILE
+    project_file = next((f for f in tree.files if f.path == project_path), None)
+    if project_file is None:
+        raise SourceError(
+            f"no {PROJECT_FILE} in {tree.root or 'the repository root'} at commit {tree.short_commit}",
+            hint=f"create {project_path} containing `project: <name>` and commit it, or point --path at the folder that has it",
+        )
+
+    problems: list[Problem] = []
+    project = _project_name(project_file.path, project_file.data, problems)
+    services: list[Document] = []
+    for source in tree.files:
+        if source.path == project_path:
+            continue
+        documents, parse_problems = parse(source.path, source.data)
+        problems.extend(parse_problems)
+        for doc in documents:
+            if _is_service(doc, problems):
+                found = schema_problems(doc, SERVICE_SCHEMA)
+                found = found or document_problems(doc)
+                problems.extend(found)
+                if not found:
+                    services.append(doc)
+    problems.extend(project_problems(services))
+    if problems:
+        raise ManifestError(problems)
+    if not services:
+        raise SourceError(
+            f"no Service manifests under {tree.root or 'the repository root'} at commit {tree.short_commit}",
+            hint="add *.yaml files with `kind: Service`; gitdeploy refuses an empty project rather than prune everything "
+                 "(to stop a service, set its replicas to 0)",
+        )
+    specs = sorted((build_service(d) for d in services), key=lambda s: s.name)
+    return DesiredState(project=project or "", commit=tree.commit, services=tuple(specs))
+
+
+def _project_name(path: str, data: bytes, problems: list[Problem]) -> str | None:
+    documents, parse_problems = parse(path, data)
+    problems.extend(parse_problems)
+    if parse_problems:
+        return None
+    if len(documents) != 1:
+        problems.append(Problem(path, 1, 1, f"{PROJECT_FILE} must hold exactly one YAML document, e.g. `project: shop`"))
+        return None
+    found = schema_problems(documents[0], PROJECT_SCHEMA)
+    problems.extend(found)
+    return None if found else str(documents[0].body["project"])
+
+
+def _is_service(doc: Document, problems: list[Problem]) -> bool:
+    """Filters out what is not a gitdeploy/v1 Service, with one clear problem each."""
+    body = doc.body
+    if not isinstance(body, dict):
+        problems.append(doc.problem([], "a manifest must be a mapping with apiVersion, kind, metadata and spec"))
+        return False
+    kind = body.get("kind")
+    if kind is not None and kind not in KINDS:
+        problems.append(doc.problem(
+            ["kind"], f"kind: unknown kind '{kind}'; gitdeploy/v1 knows: {', '.join(KINDS)}"
+        ))
+        return False
+    return True

@@ -1,0 +1,84 @@
+"""Machine-readable rendering: one JSON document on stdout per command."""
+from __future__ import annotations
+
+import json
+import sys
+
+from gitdeploy.apply import SyncResult
+from gitdeploy.core.model import DesiredState
+from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
+from gitdeploy.core.status import ServiceStatus
+from gitdeploy.errors import GitDeployError, ManifestError
+from gitdeploy.source.tree import SourceTree
+
+
+def emit(document: dict) -> None:
+    json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _source(tree: SourceTree, project: str) -> dict:
+    return {"project": project, "commit": tree.commit, "ref": tree.ref, "path": tree.root,
+            "warnings": list(tree.warnings)}
+
+
+def validation(tree: SourceTree, desired: DesiredState) -> dict:
+    return _source(tree, desired.project) | {
+        "valid": True,
+        "services": [{"name": s.name, "replicas": s.replicas, "image": s.image, "source": s.source}
+                     for s in desired.services],
+    }
+
+
+def _service_plan(service: ServicePlan) -> dict:
+    return {
+        "name": service.name,
+        "action": service.action.value,
+        "desiredReplicas": service.desired_replicas,
+        "currentReplicas": service.current_replicas,
+        "changes": [{"path": c.path, "kind": c.kind, "description": c.describe()} for c in service.changes],
+        "steps": [
+            {"do": "remove", "replica": step.replica.name, "reason": step.reason}
+            if isinstance(step, RemoveReplica) else
+            {"do": "start", "slot": step.slot, "reason": step.reason}
+            for step in service.steps
+        ],
+    }
+
+
+def plan(tree: SourceTree, the_plan: Plan) -> dict:
+    return _source(tree, the_plan.project) | {
+        "inSync": the_plan.in_sync,
+        "services": [_service_plan(s) for s in the_plan.services],
+    }
+
+
+def sync(tree: SourceTree, the_plan: Plan, result: SyncResult | None) -> dict:
+    document = plan(tree, the_plan) | {"dryRun": result is None}
+    if result is not None:
+        outcomes = {s.name: s for s in result.services}
+        document["result"] = result.result
+        for service in document["services"]:
+            outcome = outcomes[service["name"]]
+            service["outcome"] = outcome.outcome.value
+            service["message"] = outcome.message
+    return document
+
+
+def status(tree: SourceTree, project: str, rows: tuple[ServiceStatus, ...]) -> dict:
+    return _source(tree, project) | {
+        "services": [
+            {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
+             "commit": r.commit, "sync": r.sync_word, "pending": r.pending.value}
+            for r in rows
+        ],
+    }
+
+
+def error(exc: GitDeployError) -> dict:
+    document: dict = {"error": {"message": exc.message, "hint": exc.hint, "exitCode": int(exc.exit_code)}}
+    if isinstance(exc, ManifestError):
+        document["error"]["problems"] = [
+            {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems
+        ]
+    return document

@@ -1,0 +1,110 @@
+"""Human-readable rendering of plans, sync results, status and errors."""
+from __future__ import annotations
+
+from rich.markup import escape
+
+from gitdeploy.apply import Outcome, SyncResult
+from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan
+from gitdeploy.core.status import ServiceStatus
+from gitdeploy.errors import GitDeployError, ManifestError
+from gitdeploy.output import console
+from gitdeploy.source.tree import SourceTree
+
+_MARK = {
+    ServiceAction.CREATE: ("+", "green"),
+    ServiceAction.UPDATE: ("~", "yellow"),
+    ServiceAction.SCALE: ("↕", "cyan"),
+    ServiceAction.REPAIR: ("!", "magenta"),
+    ServiceAction.REMOVE: ("-", "red"),
+    ServiceAction.ORPHANED: ("?", "red"),
+    ServiceAction.UNCHANGED: ("=", "dim"),
+}
+
+
+def header(tree: SourceTree, project: str) -> str:
+    where = f"{tree.root}/" if tree.root else ""
+    return f"{project} @ {tree.short_commit} ({tree.ref}{', ' + where if where else ''})"
+
+
+def warnings(tree: SourceTree) -> None:
+    for warning in tree.warnings:
+        console.stderr().print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def plan(tree: SourceTree, the_plan: Plan) -> None:
+    out = console.stdout()
+    out.print(f"[bold]{escape(header(tree, the_plan.project))}[/]")
+    width = max((len(s.name) for s in the_plan.services), default=0)
+    for service in the_plan.services:
+        mark, colour = _MARK[service.action]
+        out.print(f"  [{colour}]{mark} {escape(service.name.ljust(width))}  {service.action.value:<9}[/] {_detail(service)}")
+        for change in service.changes:
+            if change.path != "replicas" or service.action is ServiceAction.UPDATE:
+                out.print(f"      {escape(change.describe())}")
+        if service.action is ServiceAction.REPAIR:
+            for step in service.steps:
+                what = getattr(step, "replica", None)
+                out.print(f"      {escape(what.name if what else f'slot {step.slot}')}: {escape(step.reason)}")
+    changing = sum(1 for s in the_plan.services if s.work)
+    if changing:
+        out.print(f"{changing} of {len(the_plan.services)} services to change.")
+    else:
+        out.print(f"In sync: nothing to do ({len(the_plan.services)} services).")
+
+
+def _detail(service: ServicePlan) -> str:
+    if service.action in (ServiceAction.CREATE, ServiceAction.UNCHANGED):
+        return f"{service.desired_replicas} replica{'s' if service.desired_replicas != 1 else ''}"
+    if service.action in (ServiceAction.REMOVE, ServiceAction.ORPHANED):
+        kept = " (kept: --no-prune)" if service.action is ServiceAction.ORPHANED else ""
+        return f"{service.current_replicas} replica{'s' if service.current_replicas != 1 else ''}{kept}"
+    return f"replicas {service.current_replicas} → {service.desired_replicas}" \
+        if service.current_replicas != service.desired_replicas else f"{service.desired_replicas} replicas"
+
+
+def progress(service: str, message: str) -> None:
+    console.stderr().print(f"{escape(service)}: {escape(message)}")
+
+
+def sync_result(result: SyncResult) -> None:
+    out = console.stdout()
+    if result.result == "noop":
+        out.print("Nothing to do: the engine already matches the manifests.")
+        return
+    for service in result.services:
+        if service.outcome is Outcome.APPLIED:
+            out.print(f"  [green]✓[/] {escape(service.name)} {service.action.value}: {escape(service.message)}")
+        elif service.outcome is Outcome.FAILED:
+            out.print(f"  [red]✗ {escape(service.name)} {service.action.value} failed:[/] {escape(service.message)}")
+        elif service.outcome is Outcome.KEPT:
+            out.print(f"  [yellow]?[/] {escape(service.name)}: {escape(service.message)}")
+    failed = [s.name for s in result.services if s.outcome is Outcome.FAILED]
+    if failed:
+        out.print(f"[red]Sync failed for {', '.join(failed)}[/]; the other services are converged.")
+    else:
+        out.print(f"[green]Synced[/] {result.project} to {result.commit[:12]}.")
+
+
+def status(tree: SourceTree, project: str, rows: tuple[ServiceStatus, ...]) -> None:
+    from rich.table import Table
+    from rich import box
+
+    out = console.stdout()
+    out.print(f"[bold]{escape(header(tree, project))}[/]")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("SERVICE", "READY", "IMAGE", "COMMIT", "SYNC"):
+        table.add_column(column)
+    for row in rows:
+        sync = f"[green]{row.sync_word}[/]" if row.synced else f"[yellow]{row.sync_word}[/] ({row.pending.value})"
+        table.add_row(escape(row.name), f"{row.running}/{row.desired}", escape(row.image), row.commit[:12], sync)
+    out.print(table)
+
+
+def error(exc: GitDeployError) -> None:
+    err = console.stderr()
+    if isinstance(exc, ManifestError):
+        for problem in exc.problems:
+            err.print(escape(str(problem)))
+    err.print(f"[red]gitdeploy: error:[/] {escape(exc.message)}")
+    if exc.hint:
+        err.print(f"  hint: {escape(exc.hint)}")

@@ -1,0 +1,1 @@
+"""Where manifests come from: a committed tree of a Git repository."""

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Build the images the sample app and the tests use, locally: no registry.
+#
+# Each image is a tiny root filesystem holding Debian's busybox-static (sh,
+# httpd, wget, ...) plus a few files, imported with `docker import`.
+# Idempotent: an image that already exists is left alone (--force rebuilds).
+#
+#   scripts/build-images.sh [--force] [sample|test|all]
+set -euo pipefail
+
+force=0
+if [ "${1:-}" = "--force" ]; then force=1; shift; fi
+what=${1:-all}
+
+busybox=/bin/busybox
+if ! dpkg -s busybox-static >/dev/null 2>&1; then
+  echo "build-images: installing busybox-static (Debian package)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# image NAME CMD_JSON: builds $work/NAME-rootfs (filled by the caller's
+# callback `files_for_image ROOT`) into image NAME.
+image() {
+  local name=$1 cmd=$2 root
+  if [ "$force" = 0 ] && docker image inspect "$name" >/dev/null 2>&1; then
+    return 0
+  fi
+  root=$(mktemp -d "$work/rootfs.XXXX")
+  mkdir -p "$root/bin" "$root/www/cgi-bin" "$root/etc" "$root/tmp"
+  cp "$busybox" "$root/bin/busybox"
+  for applet in sh httpd wget sleep cat echo hostname date env ls true false kill ps nc; do
+    ln -s busybox "$root/bin/$applet"
+  done
+  echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
+  files_for_image "$root"
+  tar -C "$root" -c . | docker import --change "CMD $cmd" --change 'WORKDIR /' - "$name" >/dev/null
+  echo "built $name" >&2
+}
+
+cgi() { # cgi FILE BODY: a CGI script answering text/plain
+  printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\n%s\n' "$2" > "$1"
+  chmod +x "$1"
+}
+
+build_sample() {
+  files_for_image() {
+    echo '<h1>shop</h1><p><a href="/cgi-bin/api">ask the api</a></p>' > "$1/www/index.html"
+    cgi "$1/www/cgi-bin/api" 'echo "web $(hostname) asked api: $(wget -qO- -T 2 http://api:8080/cgi-bin/hello 2>&1)"'
+  }
+  image gitdeploy-sample/web:1.0 '["/bin/httpd", "-f", "-p", "80", "-h", "/www"]'
+
+  files_for_image() {
+    cgi "$1/www/cgi-bin/hello" 'echo "${GREETING:-hello} from $(hostname)"'
+    echo ok > "$1/www/healthz"
+  }
+  image gitdeploy-sample/api:1.0 '["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]'
+
+  files_for_image() {
+    printf '#!/bin/sh\nwhile true; do echo "$(date) $(wget -qO- -T 2 http://api:8080/cgi-bin/hello 2>&1)"; sleep "${EVERY:-5}"; done\n' > "$1/bin/worker"
+    chmod +x "$1/bin/worker"
+  }
+  image gitdeploy-sample/worker:1.0 '["/bin/worker"]'
+}
+
+build_test() {
+  # v1 and v2 differ only in what they serve, so tests can tell which runs.
+  for version in v1 v2; do
+    files_for_image() { echo "$version" > "$1/www/index.html"; echo ok > "$1/www/healthz"; }
+    image "gitdeploy-test/app:$version" '["/bin/httpd", "-f", "-p", "80", "-h", "/www"]'
+  done
+}
+
+case "$what" in
+  sample) build_sample ;;
+  test) build_test ;;
+  all) build_sample; build_test ;;
+  *) echo "usage: $0 [--force] [sample|test|all]" >&2; exit 2 ;;
+esac
