@@ -7,6 +7,8 @@
 #
 #   scripts/build-images.sh [--force] [sample|test|all]
 set -euo pipefail
+# Note: Debian 12's busybox-static 1.35 wget segfaults whenever -T (timeout) is
+# given; never pass -T to it in images or health checks.
 
 force=0
 if [ "${1:-}" = "--force" ]; then force=1; shift; fi
@@ -49,7 +51,7 @@ cgi() { # cgi FILE BODY: a CGI script answering text/plain
 build_sample() {
   files_for_image() {
     echo '<h1>shop</h1><p><a href="/cgi-bin/api">ask the api</a></p>' > "$1/www/index.html"
-    cgi "$1/www/cgi-bin/api" 'echo "web $(hostname) asked api: $(wget -qO- -T 2 http://api:8080/cgi-bin/hello 2>&1)"'
+    cgi "$1/www/cgi-bin/api" 'echo "web $(hostname) asked api: $(wget -qO- http://api:8080/cgi-bin/hello 2>&1)"'
   }
   image gitdeploy-sample/web:1.0 '["/bin/httpd", "-f", "-p", "80", "-h", "/www"]'
 
@@ -60,7 +62,7 @@ build_sample() {
   image gitdeploy-sample/api:1.0 '["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]'
 
   files_for_image() {
-    printf '#!/bin/sh\nwhile true; do echo "$(date) $(wget -qO- -T 2 http://api:8080/cgi-bin/hello 2>&1)"; sleep "${EVERY:-5}"; done\n' > "$1/bin/worker"
+    printf '#!/bin/sh\nwhile true; do echo "$(date) $(wget -qO- http://api:8080/cgi-bin/hello 2>&1)"; sleep "${EVERY:-5}"; done\n' > "$1/bin/worker"
     chmod +x "$1/bin/worker"
   }
   image gitdeploy-sample/worker:1.0 '["/bin/worker"]'

@@ -94,12 +94,13 @@ def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True) 
 
 
 def _plan_undeclared(name: str, replicas: tuple[ObservedReplica, ...], prune: bool) -> ServicePlan:
+    current = len({r.slot for r in replicas})
     if not prune:
-        return ServicePlan(name, ServiceAction.ORPHANED, 0, len(replicas), (), (), None)
+        return ServicePlan(name, ServiceAction.ORPHANED, 0, current, (), (), None)
     work = tuple(
         SlotWork(r.slot, (RemoveReplica(r, "service no longer declared"),)) for r in _ordered(replicas)
     )
-    return ServicePlan(name, ServiceAction.REMOVE, 0, len(replicas), (), work, None)
+    return ServicePlan(name, ServiceAction.REMOVE, 0, current, (), work, None)
 
 
 def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...]) -> ServicePlan:
@@ -126,25 +127,26 @@ def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...]) -> S
         work.append(SlotWork(slot, tuple(RemoveReplica(r, reason) for r in by_slot[slot])))
 
     outdated = [r for r in replicas if r.template_hash != want]
+    # Count occupied slots, not containers: a duplicate or a stray replica is
+    # drift to repair, not a different replica count.
+    current = len({r.slot for r in replicas if r.slot > 0})
     changes: list[FieldChange] = []
     if outdated:
         changes.extend(template_changes(_template_of(outdated[0]), spec.template()))
-    if len(replicas) != spec.replicas:
-        changes.insert(0, FieldChange("replicas", len(replicas), spec.replicas))
+    if current != spec.replicas:
+        changes.insert(0, FieldChange("replicas", current, spec.replicas))
 
     if not replicas:
         action = ServiceAction.CREATE if spec.replicas else ServiceAction.UNCHANGED
     elif outdated:
         action = ServiceAction.UPDATE
-    elif len(replicas) != spec.replicas:
+    elif current != spec.replicas:
         action = ServiceAction.SCALE
     elif work:
         action = ServiceAction.REPAIR
     else:
         action = ServiceAction.UNCHANGED
-    return ServicePlan(
-        spec.name, action, spec.replicas, len(replicas), tuple(changes), tuple(work), spec
-    )
+    return ServicePlan(spec.name, action, spec.replicas, current, tuple(changes), tuple(work), spec)
 
 
 def _ordered(replicas: tuple[ObservedReplica, ...]) -> list[ObservedReplica]:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, makes an engine reachable, builds
+# the test images, runs every test. Extra arguments go to pytest.
+#   scripts/test.sh                # everything
+#   scripts/test.sh tests/unit     # the fast tests only (no engine needed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+scripts/ensure-engine.sh
+scripts/build-images.sh test
+exec .venv/bin/python -m pytest "$@"
