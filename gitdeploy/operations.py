@@ -13,7 +13,7 @@ from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import Plan, plan as make_plan
 from gitdeploy.core.status import ServiceStatus, service_statuses
 from gitdeploy.engine.base import Engine
-from gitdeploy.source.tree import SourceTree
+from gitdeploy.source.tree import Revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +23,22 @@ class Source:
     path: str | None = None
 
 
-def read_desired(source: Source) -> tuple[SourceTree, DesiredState]:
-    from gitdeploy.manifests import load_desired
-    from gitdeploy.source.git import read_tree
+def read_desired(source: Source) -> tuple[Revision, DesiredState]:
+    """The validated desired state at the source's commit; parsed only on a cache miss."""
+    from gitdeploy.manifests import cache
+    from gitdeploy.source.git import resolve
 
-    tree = read_tree(source.repo, source.ref, source.path)
-    return tree, load_desired(tree)
+    revision = resolve(source.repo, source.ref, source.path)
+    key = cache.cache_key(revision.commit, revision.root)
+    desired = cache.load(key)
+    if desired is None:
+        from gitdeploy.manifests import load_desired
+        from gitdeploy.source.git import read_files
+        from gitdeploy.source.tree import SourceTree
+
+        desired = load_desired(SourceTree(revision, read_files(revision)))
+        cache.store(key, desired)
+    return revision, desired
 
 
 def diff(desired: DesiredState, engine: Engine, *, prune: bool = True) -> Plan:

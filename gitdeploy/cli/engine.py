@@ -15,4 +15,4 @@ Pull = Annotated[PullPolicy, typer.Option(
 def docker_engine(pull: PullPolicy = PullPolicy.MISSING):
     from gitdeploy.engine.docker import DockerEngine
 
-    return DockerEngine.from_env(pull=pull)
+    return DockerEngine(pull=pull)

@@ -7,7 +7,9 @@ nowhere else.
 """
 from __future__ import annotations
 
+import json
 import os
+import urllib.parse
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -16,11 +18,15 @@ from gitdeploy.core import labels as L
 from gitdeploy.core.model import ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 from gitdeploy.engine.base import PullPolicy
+from gitdeploy.engine.socket_api import get_json, local_socket
 from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned
 
 
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+_UNREACHABLE_HINT = "is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine"
 
 
 @contextmanager
@@ -32,40 +38,50 @@ def translated_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
-        raise EngineUnreachable(
-            f"cannot connect to the Docker engine at {engine_address()}",
-            hint="is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine",
-        ) from exc
+        raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
+                                hint=_UNREACHABLE_HINT) from exc
     except docker.errors.APIError as exc:
         raise EngineError(f"{doing}: {exc.explanation or exc}") from exc
     except docker.errors.DockerException as exc:
-        # from_env() wraps connection failures in DockerException
+        # from_env() wraps connection failures in a plain DockerException
         if "Connection" in str(exc) or "FileNotFound" in str(exc):
-            raise EngineUnreachable(
-                f"cannot connect to the Docker engine at {engine_address()}",
-                hint="is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine",
-            ) from exc
+            raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
+                                    hint=_UNREACHABLE_HINT) from exc
         raise EngineError(f"{doing}: {exc}") from exc
 
 
 class DockerEngine:
-    def __init__(self, api, pull: PullPolicy = PullPolicy.MISSING) -> None:
-        self._api = api          # docker.APIClient
+    """The engine at DOCKER_HOST (default: the local socket).
+
+    The SDK client is created on first use, so a pass that only reads never
+    imports the SDK (see socket_api.py).
+    """
+
+    def __init__(self, pull: PullPolicy = PullPolicy.MISSING, timeout: int = 60) -> None:
         self._pull = pull
+        self._timeout = timeout
+        self._client = None      # docker.APIClient, once needed
 
-    @classmethod
-    def from_env(cls, pull: PullPolicy = PullPolicy.MISSING, timeout: int = 60) -> "DockerEngine":
-        import docker
+    @property
+    def _api(self):
+        if self._client is None:
+            import docker
 
-        with translated_errors("connecting to the Docker engine"):
-            client = docker.from_env(timeout=timeout)
-        return cls(client.api, pull)
+            with translated_errors("connecting to the Docker engine"):
+                self._client = docker.from_env(timeout=self._timeout).api
+        return self._client
 
     # -- reading -----------------------------------------------------------
 
     def observe(self, project: str) -> ObservedState:
-        with translated_errors("listing containers"):
-            rows = self._api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
+        label_filter = {"label": [f"{L.PROJECT}={project}"]}
+        path = local_socket()
+        if path:
+            query = urllib.parse.urlencode({"all": "1", "filters": json.dumps(label_filter)})
+            rows = get_json(path, f"/containers/json?{query}", timeout=self._timeout)
+        else:
+            with translated_errors("listing containers"):
+                rows = self._api.containers(all=True, filters=label_filter)
         return ObservedState(project, tuple(sorted((_replica(row) for row in rows), key=lambda r: r.name)))
 
     # -- changing ----------------------------------------------------------

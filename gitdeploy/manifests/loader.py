@@ -16,11 +16,12 @@ KINDS = ("Service",)
 
 
 def load_desired(tree: SourceTree) -> DesiredState:
-    project_path = posixpath.join(tree.root, PROJECT_FILE) if tree.root else PROJECT_FILE
+    revision = tree.revision
+    project_path = posixpath.join(revision.root, PROJECT_FILE) if revision.root else PROJECT_FILE
     project_file = next((f for f in tree.files if f.path == project_path), None)
     if project_file is None:
         raise SourceError(
-            f"no {PROJECT_FILE} in {tree.root or 'the repository root'} at commit {tree.short_commit}",
+            f"no {PROJECT_FILE} in {revision.root or 'the repository root'} at commit {revision.short_commit}",
             hint=f"create {project_path} containing `project: <name>` and commit it, or point --path at the folder that has it",
         )
 
@@ -44,12 +45,12 @@ def load_desired(tree: SourceTree) -> DesiredState:
         raise ManifestError(problems)
     if not services:
         raise SourceError(
-            f"no Service manifests under {tree.root or 'the repository root'} at commit {tree.short_commit}",
+            f"no Service manifests under {revision.root or 'the repository root'} at commit {revision.short_commit}",
             hint="add *.yaml files with `kind: Service`; gitdeploy refuses an empty project rather than prune everything "
                  "(to stop a service, set its replicas to 0)",
         )
     specs = sorted((build_service(d) for d in services), key=lambda s: s.name)
-    return DesiredState(project=project or "", commit=tree.commit, services=tuple(specs))
+    return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs))
 
 
 def _project_name(path: str, data: bytes, problems: list[Problem]) -> str | None:

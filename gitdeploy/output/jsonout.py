@@ -9,7 +9,7 @@ from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
 from gitdeploy.core.status import ServiceStatus
 from gitdeploy.errors import GitDeployError, ManifestError
-from gitdeploy.source.tree import SourceTree
+from gitdeploy.source.tree import Revision
 
 
 def emit(document: dict) -> None:
@@ -17,12 +17,12 @@ def emit(document: dict) -> None:
     sys.stdout.write("\n")
 
 
-def _source(tree: SourceTree, project: str) -> dict:
+def _source(tree: Revision, project: str) -> dict:
     return {"project": project, "commit": tree.commit, "ref": tree.ref, "path": tree.root,
             "warnings": list(tree.warnings)}
 
 
-def validation(tree: SourceTree, desired: DesiredState) -> dict:
+def validation(tree: Revision, desired: DesiredState) -> dict:
     return _source(tree, desired.project) | {
         "valid": True,
         "services": [{"name": s.name, "replicas": s.replicas, "image": s.image, "source": s.source}
@@ -46,14 +46,14 @@ def _service_plan(service: ServicePlan) -> dict:
     }
 
 
-def plan(tree: SourceTree, the_plan: Plan) -> dict:
+def plan(tree: Revision, the_plan: Plan) -> dict:
     return _source(tree, the_plan.project) | {
         "inSync": the_plan.in_sync,
         "services": [_service_plan(s) for s in the_plan.services],
     }
 
 
-def sync(tree: SourceTree, the_plan: Plan, result: SyncResult | None) -> dict:
+def sync(tree: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
     document = plan(tree, the_plan) | {"dryRun": result is None}
     if result is not None:
         outcomes = {s.name: s for s in result.services}
@@ -65,7 +65,7 @@ def sync(tree: SourceTree, the_plan: Plan, result: SyncResult | None) -> dict:
     return document
 
 
-def status(tree: SourceTree, project: str, rows: tuple[ServiceStatus, ...]) -> dict:
+def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> dict:
     return _source(tree, project) | {
         "services": [
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,

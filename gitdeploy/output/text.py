@@ -8,7 +8,7 @@ from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan
 from gitdeploy.core.status import ServiceStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.output import console
-from gitdeploy.source.tree import SourceTree
+from gitdeploy.source.tree import Revision
 
 _MARK = {
     ServiceAction.CREATE: ("+", "green"),
@@ -21,17 +21,17 @@ _MARK = {
 }
 
 
-def header(tree: SourceTree, project: str) -> str:
+def header(tree: Revision, project: str) -> str:
     where = f"{tree.root}/" if tree.root else ""
     return f"{project} @ {tree.short_commit} ({tree.ref}{', ' + where if where else ''})"
 
 
-def warnings(tree: SourceTree) -> None:
+def warnings(tree: Revision) -> None:
     for warning in tree.warnings:
         console.stderr().print(f"[yellow]warning:[/] {escape(warning)}")
 
 
-def plan(tree: SourceTree, the_plan: Plan) -> None:
+def plan(tree: Revision, the_plan: Plan) -> None:
     out = console.stdout()
     out.print(f"[bold]{escape(header(tree, the_plan.project))}[/]")
     width = max((len(s.name) for s in the_plan.services), default=0)
@@ -85,7 +85,7 @@ def sync_result(result: SyncResult) -> None:
         out.print(f"[green]Synced[/] {result.project} to {result.commit[:12]}.")
 
 
-def status(tree: SourceTree, project: str, rows: tuple[ServiceStatus, ...]) -> None:
+def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> None:
     from rich.table import Table
     from rich import box
 

@@ -1,11 +1,23 @@
-"""The files of the manifest path at one commit, as plain data.
+"""What the Git adapter hands to the rest: a resolved revision, and its files.
 
-This is what the Git adapter hands to the manifest loader, so the loader (and
-its tests) need no Git at all.
+Plain data, so the manifest loader (and its tests) need no Git at all.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    commit: str                    # full SHA
+    ref: str                       # what was deployed, by name: "main", "v1.2", or a short SHA
+    root: str                      # the manifest path inside the repository ("" for the top)
+    location: str                  # local folder git reads from (the repo, or the cached mirror of a URL)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def short_commit(self) -> str:
+        return self.commit[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,12 +28,5 @@ class SourceFile:
 
 @dataclass(frozen=True, slots=True)
 class SourceTree:
-    commit: str                    # full SHA
-    ref: str                       # what the user asked for, resolved: "main", "v1.2", or a SHA
-    root: str                      # the manifest path inside the repository ("" for the top)
-    files: tuple[SourceFile, ...]  # every *.yaml / *.yml under root, sorted by path
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def short_commit(self) -> str:
-        return self.commit[:12]
+    revision: Revision
+    files: tuple[SourceFile, ...]  # every *.yaml / *.yml under the root, sorted by path

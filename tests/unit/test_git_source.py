@@ -24,9 +24,9 @@ def test_reads_the_committed_state_and_warns_about_uncommitted_edits(repo):
     first = git(repo.root, "rev-parse", "HEAD")
     repo.service("api")  # written, not committed
     tree = read_tree(str(repo.root))
-    assert tree.commit == first and tree.ref == "main"
+    assert tree.revision.commit == first and tree.revision.ref == "main"
     assert names(tree) == ["gitdeploy.yaml", "services/web.yaml"]
-    assert tree.warnings == (f"uncommitted changes in the working tree are ignored: deploying the committed state of {first[:12]}",)
+    assert tree.revision.warnings == (f"uncommitted changes in the working tree are ignored: deploying the committed state of {first[:12]}",)
 
 
 def test_subfolder_of_a_working_tree_becomes_the_path(tmp_path):
@@ -37,7 +37,7 @@ def test_subfolder_of_a_working_tree_becomes_the_path(tmp_path):
     (r.dir / ".github" / "ci.yml").write_text("hidden folders are skipped\n")
     r.commit()
     tree = read_tree(str(r.dir))
-    assert tree.root == "deploy/prod"
+    assert tree.revision.root == "deploy/prod"
     assert names(tree) == ["deploy/prod/gitdeploy.yaml", "deploy/prod/services/web.yaml"]
     assert names(read_tree(str(r.root), path="deploy/prod")) == names(tree)
 
@@ -47,26 +47,26 @@ def test_pinned_ref_tag_and_sha(repo):
     git(repo.root, "tag", "v1")
     repo.service("api")
     second = repo.commit("second")
-    assert read_tree(str(repo.root)).commit == second
-    assert read_tree(str(repo.root), ref="v1").commit == first
-    assert read_tree(str(repo.root), ref=first[:10]).commit == first
+    assert read_tree(str(repo.root)).revision.commit == second
+    assert read_tree(str(repo.root), ref="v1").revision.commit == first
+    assert read_tree(str(repo.root), ref=first[:10]).revision.commit == first
     assert len(read_tree(str(repo.root), ref="v1").files) == 2
 
 
 def test_bare_repo_and_file_url_with_incremental_fetch(repo, tmp_path):
     bare = tmp_path / "origin.git"
     git(tmp_path, "clone", "-q", "--bare", str(repo.root), str(bare))
-    assert read_tree(str(bare)).commit == git(repo.root, "rev-parse", "HEAD")
+    assert read_tree(str(bare)).revision.commit == git(repo.root, "rev-parse", "HEAD")
 
     cache = tmp_path / "cache"
     url = f"file://{bare}"
-    assert read_tree(url, cache_dir=cache).ref == "main"
+    assert read_tree(url, cache_dir=cache).revision.ref == "main"
     repo.service("api")
     new = repo.commit("second")
     git(repo.root, "push", "-q", str(bare), "main")
     mirrors = list(cache.glob("*/HEAD"))
     assert len(mirrors) == 1  # cached once, fetched afterwards: not cloned again
-    assert read_tree(url, cache_dir=cache).commit == new
+    assert read_tree(url, cache_dir=cache).revision.commit == new
     assert list(cache.glob("*/HEAD")) == mirrors
 
 

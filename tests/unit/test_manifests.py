@@ -7,14 +7,14 @@ import pytest
 
 from gitdeploy.errors import ManifestError, SourceError
 from gitdeploy.manifests import load_desired
-from gitdeploy.source.tree import SourceFile, SourceTree
+from gitdeploy.source.tree import Revision, SourceFile, SourceTree
 
 PROJECT = ("gitdeploy.yaml", "project: shop\n")
 
 
 def tree(*files: tuple[str, str], root: str = "") -> SourceTree:
     prefix = f"{root}/" if root else ""
-    return SourceTree("ab" * 20, "main", root,
+    return SourceTree(Revision("ab" * 20, "main", root, "."),
                       tuple(SourceFile(prefix + name, textwrap.dedent(text).encode()) for name, text in files))
 
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run the benchmarks: gitdeploy against its peers on the same workload, in one run.
+#   bench/run.sh            # bench/sync_vs_compose.py with its defaults
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+scripts/ensure-engine.sh
+scripts/build-images.sh test
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "bench: installing docker-compose (Debian package)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+fi
+exec .venv/bin/python bench/sync_vs_compose.py "$@"

@@ -1,0 +1,64 @@
+"""One read-only Docker Engine API call over the local unix socket, stdlib only.
+
+Why not the docker SDK here: importing it (requests, urllib3, certifi) costs
+about 0.14 s, and the unattended no-op pass, run thousands of times a day,
+makes exactly one read. Everything that changes the engine goes through the
+SDK. Engines reached over tcp:// or ssh:// also use the SDK.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+
+from gitdeploy.errors import EngineError, EngineUnreachable
+
+_UNREACHABLE_HINT = "is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine"
+
+
+def local_socket() -> str | None:
+    """The unix socket path the engine is configured at, or None for a remote engine."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host:
+        return "/var/run/docker.sock"
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    return None
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+def get_json(socket_path: str, path: str, timeout: float = 60) -> object:
+    connection = _UnixConnection(socket_path, timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+    except PermissionError:
+        raise EngineUnreachable(
+            f"permission denied on the Docker engine socket unix://{socket_path}",
+            hint="run as root or as a member of the docker group",
+        ) from None
+    except OSError:
+        raise EngineUnreachable(f"cannot connect to the Docker engine at unix://{socket_path}",
+                                hint=_UNREACHABLE_HINT) from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        try:
+            message = json.loads(body).get("message", "")
+        except ValueError:
+            message = body.decode(errors="replace")[:200]
+        raise EngineError(f"GET {path.split('?')[0]}: the engine answered {response.status} {message}")
+    return json.loads(body)

@@ -1,0 +1,85 @@
+"""A cache of validated desired state, keyed by what fully determines it.
+
+A commit's content never changes, so the DesiredState built from (commit,
+manifest path) is the same every time, for the same gitdeploy and schemas.
+Caching it lets an unattended no-op pass skip reading, parsing and validating
+the manifests. It caches the *source*, never what runs: the engine is read
+afresh on every pass. A missing, stale or corrupt entry is simply a miss.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from gitdeploy import __version__
+from gitdeploy.core.model import DesiredState, PortSpec, ServiceSpec
+
+
+def default_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gitdeploy" / "desired"
+
+
+def cache_key(commit: str, root: str) -> str:
+    digest = hashlib.sha256(f"{__version__}\0{commit}\0{root}\0".encode())
+    for schema in sorted(resources.files("gitdeploy.schemas").iterdir(), key=lambda p: p.name):
+        digest.update(schema.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def load(key: str, directory: Path | None = None) -> DesiredState | None:
+    try:
+        document = json.loads(((directory or default_dir()) / f"{key}.json").read_text())
+        return _desired_from(document)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(key: str, desired: DesiredState, directory: Path | None = None) -> None:
+    folder = directory or default_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
+            json.dump(_desired_to(desired), handle)
+        os.replace(handle.name, folder / f"{key}.json")  # atomic: readers see all or nothing
+    except OSError:
+        pass  # a read-only home is no reason to fail a deployment; next pass parses again
+
+
+def _desired_to(desired: DesiredState) -> dict:
+    return {
+        "project": desired.project,
+        "commit": desired.commit,
+        "services": [
+            {
+                "name": s.name, "image": s.image, "replicas": s.replicas,
+                "command": list(s.command) if s.command is not None else None,
+                "env": [list(p) for p in s.env],
+                "ports": [[p.container_port, p.host_port, p.protocol, p.host_ip] for p in s.ports],
+                "cpus": s.cpus, "memory": s.memory, "restart": s.restart, "init": s.init,
+                "stop_grace_period": s.stop_grace_period,
+                "labels": [list(p) for p in s.labels], "source": s.source,
+            }
+            for s in desired.services
+        ],
+    }
+
+
+def _desired_from(document: dict) -> DesiredState:
+    services = tuple(
+        ServiceSpec(
+            name=s["name"], image=s["image"], replicas=s["replicas"],
+            command=tuple(s["command"]) if s["command"] is not None else None,
+            env=tuple((k, v) for k, v in s["env"]),
+            ports=tuple(PortSpec(c, h, proto, ip) for c, h, proto, ip in s["ports"]),
+            cpus=s["cpus"], memory=s["memory"], restart=s["restart"], init=s["init"],
+            stop_grace_period=s["stop_grace_period"],
+            labels=tuple((k, v) for k, v in s["labels"]), source=s["source"],
+        )
+        for s in document["services"]
+    )
+    return DesiredState(document["project"], document["commit"], services)
