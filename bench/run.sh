@@ -3,11 +3,12 @@
 #   bench/run.sh            # bench/sync_vs_compose.py with its defaults
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 scripts/bootstrap.sh
 scripts/ensure-engine.sh
 scripts/build-images.sh test
 if ! command -v docker-compose >/dev/null 2>&1; then
   echo "bench: installing docker-compose (Debian package)" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  apt_install docker-compose
 fi
 exec .venv/bin/python bench/sync_vs_compose.py "$@"

@@ -10,6 +10,8 @@ set -euo pipefail
 # Note: Debian 12's busybox-static 1.35 wget segfaults whenever -T (timeout) is
 # given; never pass -T to it in images or health checks.
 
+. "$(dirname "$0")/lib.sh"
+
 force=0
 if [ "${1:-}" = "--force" ]; then force=1; shift; fi
 what=${1:-all}
@@ -17,8 +19,7 @@ what=${1:-all}
 busybox=/bin/busybox
 if ! dpkg -s busybox-static >/dev/null 2>&1; then
   echo "build-images: installing busybox-static (Debian package)" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
+  apt_install busybox-static
 fi
 
 work=$(mktemp -d)

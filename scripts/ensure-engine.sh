@@ -6,6 +6,7 @@
 # Otherwise (root on Debian) it installs docker.io if dockerd is missing and
 # starts /usr/sbin/dockerd in the background, logging to $GITDEPLOY_DOCKERD_LOG.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 log=${GITDEPLOY_DOCKERD_LOG:-/tmp/gitdeploy-dockerd.log}
 
@@ -18,25 +19,23 @@ if [ -n "${DOCKER_HOST:-}" ]; then
   echo "ensure-engine: DOCKER_HOST=$DOCKER_HOST is set but no engine answers there; start it or unset DOCKER_HOST" >&2
   exit 1
 fi
-if [ "$(id -u)" != 0 ]; then
+if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
   echo "ensure-engine: no Docker engine is reachable and starting one needs root; start dockerd or set DOCKER_HOST" >&2
   exit 1
 fi
 if ! command -v dockerd >/dev/null 2>&1 && [ ! -x /usr/sbin/dockerd ]; then
   echo "ensure-engine: installing docker.io (Debian package)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq docker.io >/dev/null
+  apt_install docker.io
 fi
 dockerd_bin=$(command -v dockerd || echo /usr/sbin/dockerd)
 
 # A stale pid file from a killed dockerd makes a new one refuse to start.
 if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
-  rm -f /var/run/docker.pid
+  as_root rm -f /var/run/docker.pid
 fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   echo "ensure-engine: starting $dockerd_bin (log: $log)" >&2
-  nohup "$dockerd_bin" >"$log" 2>&1 &
+  as_root nohup "$dockerd_bin" >"$log" 2>&1 &
 fi
 for _ in $(seq 1 60); do
   if reachable; then exit 0; fi
