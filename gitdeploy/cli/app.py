@@ -61,4 +61,17 @@ def main() -> None:
     except typer.Abort:
         print("Aborted.", file=sys.stderr)
         sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, traceback only on request
+        if _verbose():
+            raise
+        print(f"gitdeploy: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("  hint: run again with --verbose for the traceback, and please report it", file=sys.stderr)
+        sys.exit(1)
     sys.exit(code or 0)
+
+
+def _verbose() -> bool:
+    # Outside any command's option parsing, so read the flag where the user put it.
+    import os
+
+    return bool({"-v", "--verbose"} & set(sys.argv[1:])) or os.environ.get("GITDEPLOY_VERBOSE", "") not in ("", "0", "false")

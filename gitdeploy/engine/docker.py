@@ -40,6 +40,8 @@ def translated_errors(doing: str) -> Iterator[None]:
     except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
         raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
                                 hint=_UNREACHABLE_HINT) from exc
+    except requests.exceptions.Timeout as exc:
+        raise EngineError(f"{doing}: the engine did not answer in time") from exc
     except docker.errors.APIError as exc:
         raise EngineError(f"{doing}: {exc.explanation or exc}") from exc
     except docker.errors.DockerException as exc:

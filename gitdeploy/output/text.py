@@ -69,7 +69,7 @@ def progress(service: str, message: str) -> None:
 def sync_result(result: SyncResult) -> None:
     out = console.stdout()
     if result.result == "noop":
-        out.print("Nothing to do: the engine already matches the manifests.")
+        out.print(f"Nothing to do: {escape(result.project)} already matches {result.commit[:12]}.")
         return
     for service in result.services:
         if service.outcome is Outcome.APPLIED:

@@ -51,7 +51,7 @@ def test_first_sync_creates_everything_and_a_second_changes_nothing(api, project
     before = ids(api, project)
     second = gitdeploy("sync", "--repo", str(repo.root))
     assert second.returncode == 0, second.stderr
-    assert "Nothing to do" in second.stdout
+    assert f"Nothing to do: {project} already matches {commit[:12]}." in second.stdout
     assert ids(api, project) == before
     assert gitdeploy("diff", "--repo", str(repo.root)).returncode == 0
 
