@@ -1,7 +1,7 @@
 """Building typed `ServiceSpec`s from validated documents: the one place dicts become values."""
 from __future__ import annotations
 
-from gitdeploy.core.model import PortSpec, ServiceSpec
+from gitdeploy.core.model import HealthCheck, PortSpec, ServiceSpec, UpdatePolicy
 from gitdeploy.core.units import parse_cpus, parse_duration, parse_memory
 from gitdeploy.manifests.yamldoc import Document
 
@@ -35,7 +35,37 @@ def build_service(doc: Document) -> ServiceSpec:
         init=bool(spec.get("init", True)),
         stop_grace_period=parse_duration(spec.get("stopGracePeriod", "10s")),
         labels=_string_pairs(meta.get("labels")),
+        health=build_health(spec["healthCheck"]) if "healthCheck" in spec else None,
+        update=build_update(spec.get("update") or {}, fixed_host_port=any(p.host_port for p in ports)),
         source=f"{doc.file}:{doc.line}",
+    )
+
+
+def build_health(check) -> HealthCheck:
+    http, tcp = check.get("http") or {}, check.get("tcp") or {}
+    return HealthCheck(
+        exec=tuple(str(c) for c in check["exec"]) if "exec" in check else None,
+        http_port=int(http["port"]) if http else None,
+        http_path=str(http.get("path", "/")),
+        http_status=int(http.get("expectStatus", 200)),
+        tcp_port=int(tcp["port"]) if tcp else None,
+        interval=parse_duration(check.get("interval", "5s")),
+        timeout=parse_duration(check.get("timeout", "2s")),
+        retries=int(check.get("retries", 3)),
+        start_period=parse_duration(check.get("startPeriod", "0s")),
+    )
+
+
+def build_update(update, *, fixed_host_port: bool) -> UpdatePolicy:
+    # Two replicas cannot share a fixed host port, so such a service defaults to stop-first.
+    default_order = "stop-first" if fixed_host_port else "start-first"
+    return UpdatePolicy(
+        parallelism=int(update.get("parallelism", 1)),
+        order=str(update.get("order", default_order)),
+        delay=parse_duration(update.get("delay", "0s")),
+        monitor=parse_duration(update.get("monitor", "5s")),
+        progress_deadline=parse_duration(update.get("progressDeadline", "2m")),
+        failure_action=str(update.get("failureAction", "rollback")),
     )
 
 

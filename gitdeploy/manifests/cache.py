@@ -16,7 +16,9 @@ from importlib import resources
 from pathlib import Path
 
 from gitdeploy import __version__
-from gitdeploy.core.model import DesiredState, PortSpec, ServiceSpec
+from dataclasses import asdict
+
+from gitdeploy.core.model import DesiredState, HealthCheck, PortSpec, ServiceSpec, UpdatePolicy
 
 
 def default_dir() -> Path:
@@ -63,6 +65,8 @@ def _desired_to(desired: DesiredState) -> dict:
                 "cpus": s.cpus, "memory": s.memory, "restart": s.restart, "init": s.init,
                 "stop_grace_period": s.stop_grace_period,
                 "labels": [list(p) for p in s.labels], "source": s.source,
+                "health": s.health.canonical() if s.health else None,
+                "update": asdict(s.update),
             }
             for s in desired.services
         ],
@@ -79,6 +83,8 @@ def _desired_from(document: dict) -> DesiredState:
             cpus=s["cpus"], memory=s["memory"], restart=s["restart"], init=s["init"],
             stop_grace_period=s["stop_grace_period"],
             labels=tuple((k, v) for k, v in s["labels"]), source=s["source"],
+            health=HealthCheck.from_canonical(s["health"]) if s["health"] else None,
+            update=UpdatePolicy(**s["update"]),
         )
         for s in document["services"]
     )

@@ -4,7 +4,7 @@ They run only on documents that passed the schema, so shapes are known here.
 """
 from __future__ import annotations
 
-from gitdeploy.core.units import parse_cpus, parse_memory
+from gitdeploy.core.units import format_duration, parse_cpus, parse_duration, parse_memory
 from gitdeploy.errors import Problem
 from gitdeploy.manifests.yamldoc import Document
 
@@ -35,6 +35,42 @@ def document_problems(doc: Document) -> list[Problem]:
                 f"spec.ports[{index}].hostPort: a fixed hostPort can serve only one replica, but replicas is {replicas}; "
                 "remove hostPort (the engine then picks a free host port per replica) or set replicas: 1",
             ))
+    problems += _timing_problems(doc, spec)
+    return problems
+
+
+def _timing_problems(doc: Document, spec) -> list[Problem]:
+    """Lints of health-check and update timings that would make a rollout meaningless or impossible."""
+    problems: list[Problem] = []
+    check, update = spec.get("healthCheck") or {}, spec.get("update") or {}
+    monitor = parse_duration(update.get("monitor", "5s"))
+    start_period = parse_duration(check.get("startPeriod", "0s")) if check else 0.0
+    if check:
+        interval = parse_duration(check.get("interval", "5s"))
+        timeout = parse_duration(check.get("timeout", "2s"))
+        if timeout > interval:
+            problems.append(doc.problem(
+                ["spec", "healthCheck", "timeout" if "timeout" in check else "interval"],
+                f"spec.healthCheck.timeout: {format_duration(timeout)} is longer than the interval "
+                f"({format_duration(interval)}); checks would overlap. Make timeout at most the interval"))
+        if monitor < interval:
+            problems.append(doc.problem(
+                ["spec", "update", "monitor"] if "monitor" in update else ["spec", "healthCheck", "interval"],
+                f"spec.update.monitor: {format_duration(monitor)} is shorter than one health-check interval "
+                f"({format_duration(interval)}), so a new replica could count as ready before a second check; "
+                f"set monitor to at least {format_duration(interval)}"))
+    deadline = parse_duration(update.get("progressDeadline", "2m"))
+    if deadline < monitor + start_period:
+        problems.append(doc.problem(
+            ["spec", "update", "progressDeadline"] if "progressDeadline" in update else ["spec", "update"],
+            f"spec.update.progressDeadline: {format_duration(deadline)} leaves no time for a replica to start "
+            f"and be monitored ({format_duration(monitor + start_period)}); make it longer"))
+    fixed = [i for i, p in enumerate(spec.get("ports") or []) if "hostPort" in p]
+    if update.get("order") == "start-first" and fixed:
+        problems.append(doc.problem(
+            ["spec", "update", "order"],
+            f"spec.update.order: start-first runs a new replica beside the old one, but spec.ports[{fixed[0]}] "
+            "has a fixed hostPort that two replicas cannot share; use order: stop-first or remove hostPort"))
     return problems
 
 

@@ -89,8 +89,11 @@ def _problems_of(doc: Document, error) -> list[Problem]:
         message = f"{where}: {instance} is less than the minimum {expected}"
     elif validator == "maximum":
         message = f"{where}: {instance} is more than the maximum {expected}"
-    elif validator in ("minItems", "minLength"):
+    elif validator in ("minItems", "minLength", "minProperties"):
         message = f"{where}: must not be empty"
+    elif validator == "oneOf":
+        given = sorted(k for s in expected for k in s.get("required", ()) if k in instance)
+        message = f"{where}: {'has ' + ' and '.join(given) if given else 'has none of them'}"
     else:  # a keyword our schemas do not use yet; still located, still reported
         message = f"{where}: {error.message}"
     return [doc.problem(path, message + suffix)]

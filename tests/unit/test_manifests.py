@@ -104,8 +104,8 @@ def test_all_problems_reported_at_once_with_locations():
     ("image: a\nreplicas: three", "web.yaml:7:13: spec.replicas: expected an integer, got 'three'"),
     ("image: a\nreplicas: -1", "web.yaml:7:13: spec.replicas: -1 is less than the minimum 0"),
     ("image: a\nPorts: []", "web.yaml:7:3: spec.Ports: unknown key; did you mean 'ports'?"),
-    ("image: a\nvolumez: []", "web.yaml:7:3: spec.volumez: unknown key; allowed here: command, env, image, init, ports, "
-                              "replicas, resources, restart, stopGracePeriod"),
+    ("image: a\nvolumez: []", "web.yaml:7:3: spec.volumez: unknown key; allowed here: command, env, healthCheck, image, "
+                              "init, ports, replicas, resources, restart, stopGracePeriod, update"),
     ("replicas: 1", "web.yaml:6:3: spec: missing required key 'image'"),
     ("image: a\nports: [{containerPort: 80, hostport: 8080}]",
      "web.yaml:7:31: spec.ports[0].hostport: unknown key; did you mean 'hostPort'?"),
@@ -166,3 +166,44 @@ def test_project_file_problems():
 def test_an_empty_project_is_refused_rather_than_pruning_everything():
     with pytest.raises(SourceError, match="no Service manifests under the repository root"):
         load_desired(tree(PROJECT, ("empty.yaml", "# nothing yet\n")))
+
+
+def test_health_check_and_update_policy_load_with_defaults():
+    desired = load_desired(tree(PROJECT, ("web.yaml", service(spec="""
+        image: a
+        healthCheck: {http: {port: 80, path: /healthz}, interval: 1s, timeout: 500ms}
+        update: {parallelism: 2, monitor: 2s}
+    """)), ("db.yaml", service("db", "image: b\nports: [{containerPort: 5432, hostPort: 5432}]"))))
+    db, web = desired.services
+    assert (web.health.kind, web.health.http_port, web.health.http_path, web.health.http_status) == ("http", 80, "/healthz", 200)
+    assert (web.health.interval, web.health.timeout, web.health.retries, web.health.start_period) == (1.0, 0.5, 3, 0.0)
+    assert (web.update.parallelism, web.update.order, web.update.monitor, web.update.progress_deadline) == (2, "start-first", 2.0, 120.0)
+    assert db.health is None and db.update.order == "stop-first"  # a fixed hostPort cannot be shared
+
+
+def test_update_policy_is_not_part_of_the_template():
+    plain = load_desired(tree(PROJECT, ("web.yaml", service(spec="image: a")))).services[0]
+    tuned = load_desired(tree(PROJECT, ("web.yaml", service(spec="image: a\nupdate: {parallelism: 3}")))).services[0]
+    checked = load_desired(tree(PROJECT, ("web.yaml", service(spec="image: a\nhealthCheck: {tcp: {port: 80}}")))).services[0]
+    assert plain.template_hash() == tuned.template_hash() != checked.template_hash()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("image: a\nhealthCheck: {exec: [\"true\"], http: {port: 80}}", "web.yaml:7:16: spec.healthCheck: has exec and http; "
+                                                                "give exactly one of exec, http or tcp"),
+    ("image: a\nhealthCheck: {interval: 1s}", "web.yaml:7:16: spec.healthCheck: has none of them; give exactly one of exec, "
+                                              "http or tcp"),
+    ("image: a\nhealthCheck: {tcp: {port: 80}, interval: 2s}\nupdate: {monitor: 1s}",
+     "web.yaml:8:21: spec.update.monitor: 1s is shorter than one health-check interval (2s), so a new replica could "
+     "count as ready before a second check; set monitor to at least 2s"),
+    ("image: a\nhealthCheck: {tcp: {port: 80}, interval: 1s, timeout: 2s}",
+     "web.yaml:7:57: spec.healthCheck.timeout: 2s is longer than the interval (1s); checks would overlap. "
+     "Make timeout at most the interval"),
+    ("image: a\nports: [{containerPort: 80, hostPort: 8080}]\nupdate: {order: start-first}",
+     "web.yaml:8:19: spec.update.order: start-first runs a new replica beside the old one, but spec.ports[0] has a "
+     "fixed hostPort that two replicas cannot share; use order: stop-first or remove hostPort"),
+    ("image: a\nupdate: {progressDeadline: 1s}", "web.yaml:7:30: spec.update.progressDeadline: 1s leaves no time for a "
+                                                 "replica to start and be monitored (5s); make it longer"),
+])
+def test_rollout_lints(spec, message):
+    assert problems(("web.yaml", service(spec=spec))) == [message]
