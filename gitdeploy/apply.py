@@ -1,14 +1,11 @@
 """Carrying out a plan through an engine.
 
-Services are independent: one that fails (a missing image, a replica that will
-not start) is reported as failed and the others still converge. Its own
-failure leaves no debris: an image problem is found before any of its replicas
-is touched, and a replica that fails to start is removed by the engine adapter.
-
-Slots are independent too, so their steps run in parallel on a small thread
-pool (the engine does the heavy lifting; threads only wait on its API). Within
-one slot, steps run in plan order: the stale replica goes, then the new one
-starts. The health-gated rolling update (issue 3) replaces this plain replace.
+Each service with work is one health-gated rollout (rollout.py); services are
+rolled independently, in parallel on a small thread pool (threads only wait on
+the engine's API). One that fails (a missing image, a replica that never gets
+healthy) is reported and the others still converge. Its own failure leaves no
+debris: an image problem is found before any of its replicas is touched, and a
+failed rollout is rolled back by the rollout itself.
 """
 from __future__ import annotations
 
@@ -18,9 +15,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
 
-from gitdeploy.core.plan import Plan, RemoveReplica, ServiceAction, ServicePlan, SlotWork, StartReplica
+from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan, StartReplica
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError
+from gitdeploy.rollout import Rollout
 
 # Measured (bench/): 4, 8 and 16 workers deploy 20 services equally fast on 2
 # cores; the engine is the bottleneck, so a few threads suffice.
@@ -30,8 +28,9 @@ DEFAULT_WORKERS = 8
 class Outcome(str, Enum):
     UNCHANGED = "unchanged"
     APPLIED = "applied"
-    FAILED = "failed"
-    KEPT = "kept"          # orphaned and not pruned
+    ROLLED_BACK = "rolled_back"   # the new revision failed; the previous one runs again
+    FAILED = "failed"             # includes a paused rollout
+    KEPT = "kept"                 # orphaned and not pruned
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +39,7 @@ class ServiceResult:
     action: ServiceAction
     outcome: Outcome
     message: str = ""
+    detail: str = ""              # health-check output and log tail of a failed replica
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +50,18 @@ class SyncResult:
 
     @property
     def result(self) -> str:
-        """noop | applied | failed, for people and for CI."""
-        if any(s.outcome is Outcome.FAILED for s in self.services):
-            return "failed"
-        if any(s.outcome is Outcome.APPLIED for s in self.services):
-            return "applied"
+        """noop | applied | rolled_back | failed, for people and for CI."""
+        outcomes = {s.outcome for s in self.services}
+        for outcome in (Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.APPLIED):
+            if outcome in outcomes:
+                return outcome.value
         return "noop"
 
 
 Progress = Callable[[str, str], None]   # (service, message)
+
+_OUTCOMES = {"applied": Outcome.APPLIED, "rolled_back": Outcome.ROLLED_BACK,
+             "paused": Outcome.FAILED, "failed": Outcome.FAILED}
 
 
 def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: None,
@@ -74,48 +77,40 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
         with lock:
             progress(service, message)
 
-    failed: dict[str, list[str]] = {}
-    runnable: list[ServicePlan] = []
-    checked: dict[str, str | None] = {}   # image -> problem; services often share an image
-    for service in plan.services:
-        if not service.work:
-            continue
-        problem = _preflight(service, engine, checked)
-        if problem:
-            failed[service.name] = [problem]
-            report(service.name, f"failed: {problem}")
-        else:
-            runnable.append(service)
-
-    def run_slot(service: ServicePlan, work: SlotWork) -> None:
-        for step in work.steps:
-            if isinstance(step, RemoveReplica):
+    def roll_out(service: ServicePlan) -> ServiceResult:
+        if service.spec is None:  # not declared any more: prune, nothing to gate
+            for step in service.steps:
                 engine.remove_replica(step.replica)
                 report(service.name, f"removed {step.replica.name} ({step.reason})")
-            elif isinstance(step, StartReplica):
-                name = engine.start_replica(plan.project, plan.commit, step.spec, step.slot)
-                report(service.name, f"started {name} ({step.reason})")
+            return ServiceResult(service.name, service.action, Outcome.APPLIED,
+                                 f"{len(service.steps)} removed")
+        outcome = Rollout(plan.project, plan.commit, service, engine, lambda m: report(service.name, m)).run()
+        failure = outcome.failure
+        return ServiceResult(service.name, service.action, _OUTCOMES[outcome.outcome], outcome.message,
+                             failure.detail if failure else "")
 
+    results: dict[str, ServiceResult] = {}
+    checked: dict[str, str | None] = {}   # image -> problem; services often share an image
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gitdeploy-apply") as pool:
-        futures = [(s, pool.submit(run_slot, s, w)) for s in runnable for w in s.work]
-        for service, future in futures:
+        futures = {}
+        for service in plan.services:
+            if not service.work:
+                continue
+            problem = _preflight(service, engine, checked)
+            if problem:
+                report(service.name, f"failed: {problem}")
+                results[service.name] = ServiceResult(service.name, service.action, Outcome.FAILED, problem)
+            else:
+                futures[service.name] = (service, pool.submit(roll_out, service))
+        for name, (service, future) in futures.items():
             try:
-                future.result()
+                results[name] = future.result()
             except GitDeployError as exc:
-                failed.setdefault(service.name, []).append(exc.message)
-                report(service.name, f"failed: {exc.message}")
+                report(name, f"failed: {exc.message}")
+                results[name] = ServiceResult(name, service.action, Outcome.FAILED, exc.message)
 
-    results = []
-    for service in plan.services:
-        if service.name in failed:
-            errors = failed[service.name]
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            results.append(ServiceResult(service.name, service.action, Outcome.FAILED, errors[0] + more))
-        elif service.work:
-            results.append(ServiceResult(service.name, service.action, Outcome.APPLIED, _summary(service)))
-        else:
-            results.append(_untouched(service))
-    return SyncResult(plan.project, plan.commit, tuple(results))
+    return SyncResult(plan.project, plan.commit,
+                      tuple(results.get(s.name) or _untouched(s) for s in plan.services))
 
 
 def _preflight(service: ServicePlan, engine: Engine, checked: dict[str, str | None]) -> str | None:
@@ -136,10 +131,3 @@ def _untouched(service: ServicePlan) -> ServiceResult:
     if service.action is ServiceAction.ORPHANED:
         return ServiceResult(service.name, service.action, Outcome.KEPT, "no longer declared; kept (pruning is off)")
     return ServiceResult(service.name, service.action, Outcome.UNCHANGED)
-
-
-def _summary(service: ServicePlan) -> str:
-    started = sum(isinstance(s, StartReplica) for s in service.steps)
-    removed = sum(isinstance(s, RemoveReplica) for s in service.steps)
-    parts = [f"{n} {word}" for n, word in ((started, "started"), (removed, "removed")) if n]
-    return ", ".join(parts) + f"; {service.desired_replicas} desired"

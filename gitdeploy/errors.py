@@ -14,7 +14,7 @@ class ExitCode(IntEnum):
     OK = 0                # success, or nothing to do
     ERROR = 1             # any error: bad input, engine, git, a failed service
     CHANGES_PENDING = 2   # `diff`: the engine differs from the manifests
-    ROLLED_BACK = 3       # reserved: a rollout failed and was rolled back
+    ROLLED_BACK = 3       # a rollout failed its health checks and was rolled back
     LOCK_HELD = 4         # reserved: another run holds the project's lock
 
 

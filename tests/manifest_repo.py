@@ -23,7 +23,8 @@ class ManifestRepo:
 
     def service(self, name: str, image: str = "gitdeploy-test/app:v1", replicas: int = 1, **spec) -> Path:
         """Writes services/NAME.yaml; JSON is valid YAML, so the spec goes in as JSON."""
-        spec = {"image": image, "replicas": replicas, "stopGracePeriod": "1s", **spec}
+        # Short timings keep tests quick on a 2-core machine: a 1 s monitor, 1 s grace period.
+        spec = {"image": image, "replicas": replicas, "stopGracePeriod": "1s", "update": {"monitor": "1s"}, **spec}
         document = {"apiVersion": "gitdeploy/v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
         path = self.dir / "services" / f"{name}.yaml"
         path.parent.mkdir(exist_ok=True)

@@ -11,7 +11,7 @@ from gitdeploy.cli.status import status
 from gitdeploy.cli.sync import sync
 from gitdeploy.cli.validate import validate
 
-EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff)."""
+EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff); 3 a rollout failed and was rolled back."""
 
 app = typer.Typer(
     name="gitdeploy",

@@ -16,9 +16,10 @@ DryRun = Annotated[bool, typer.Option("--dry-run", envvar="GITDEPLOY_DRY_RUN", h
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
          dry_run: DryRun = False, pull: Pull = PullPolicy.MISSING,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """Converge the engine to the manifests: create, replace changed, scale, prune. Only changed services are touched.
+    """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
-    Exit 0 on success or nothing to do, 1 on error (including any service that failed).
+    Only changed services are touched. A rollout whose new replicas fail their health checks is rolled back.
+    Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 1 on any other error.
     """
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
@@ -35,5 +36,5 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
         jsonout.emit(jsonout.sync(tree, the_plan, result))
     elif result is not None:
         text.sync_result(result)
-    failed = result is not None and result.result == "failed"
-    raise typer.Exit(int(ExitCode.ERROR if failed else ExitCode.OK))
+    outcome = result.result if result is not None else "noop"
+    raise typer.Exit(int({"failed": ExitCode.ERROR, "rolled_back": ExitCode.ROLLED_BACK}.get(outcome, ExitCode.OK)))

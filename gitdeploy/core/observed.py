@@ -19,11 +19,16 @@ class ObservedReplica:
     commit: str
     image: str
     state: str                # the engine's word: running, exited, restarting, created, dead...
-    status: str = ""          # the engine's human text, e.g. "Up 3 minutes"
+    status: str = ""          # the engine's human text, e.g. "Up 3 minutes (healthy)"
 
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def unhealthy(self) -> bool:
+        # The listing carries the engine's health verdict in its status text.
+        return self.status.endswith("(unhealthy)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,7 @@ def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...]) -> S
     work: list[SlotWork] = []
     for slot in range(1, spec.replicas + 1):
         holders = by_slot.pop(slot, [])
-        keep = next((r for r in holders if r.running and r.template_hash == want), None)
+        keep = next((r for r in holders if r.running and not r.unhealthy and r.template_hash == want), None)
         steps: list[Step] = [
             RemoveReplica(r, _why_stale(r, want)) for r in holders if r is not keep
         ]
@@ -159,6 +159,8 @@ def _why_stale(replica: ObservedReplica, want: str) -> str:
         return "outdated"
     if not replica.running:
         return f"not running ({replica.state})"
+    if replica.unhealthy:
+        return "unhealthy"
     return "duplicate of its slot"
 
 
@@ -167,6 +169,8 @@ def _why_start(holders: list[ObservedReplica], want: str) -> str:
         return "missing"
     if any(r.template_hash != want for r in holders):
         return "replaces outdated"
+    if any(r.running and r.unhealthy for r in holders):
+        return "replaces unhealthy"
     return "replaces stopped"
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from gitdeploy.core.model import ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState
+from gitdeploy.core.readiness import ReplicaProbe
 
 
 class PullPolicy(str, Enum):
@@ -33,3 +34,9 @@ class Engine(Protocol):
 
     def remove_replica(self, replica: ObservedReplica) -> None:
         """Stop (SIGTERM, then SIGKILL after the replica's stopGracePeriod) and remove it."""
+
+    def inspect_replica(self, name: str) -> ReplicaProbe:
+        """State, restarts, engine health and network address of one replica, now."""
+
+    def replica_logs(self, name: str, lines: int = 20) -> str:
+        """The last lines of a replica's output, for failure reports."""

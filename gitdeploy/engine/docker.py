@@ -17,6 +17,7 @@ from gitdeploy import __version__
 from gitdeploy.core import labels as L
 from gitdeploy.core.model import ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState
+from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.engine.socket_api import get_json, local_socket
 from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned
@@ -170,6 +171,7 @@ class DockerEngine:
                 host_config=host_config,
                 networking_config=networking,
                 stop_timeout=max(1, round(spec.stop_grace_period)),
+                healthcheck=_engine_healthcheck(spec),
             )
         try:
             with translated_errors(f"starting replica {name}"):
@@ -193,6 +195,50 @@ class DockerEngine:
                 self._api.remove_container(replica.id, force=True)
             except docker.errors.NotFound:
                 pass  # already gone: the goal is reached
+
+
+    def inspect_replica(self, name: str) -> ReplicaProbe:
+        with translated_errors(f"inspecting replica {name}"):
+            info = self._api.inspect_container(name)
+        state = info.get("State") or {}
+        health = state.get("Health") or {}
+        log = health.get("Log") or []
+        networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+        address = next((n.get("IPAddress", "") for n in networks.values() if n.get("IPAddress")), "")
+        return ReplicaProbe(
+            state=state.get("Status", ""),
+            exit_code=int(state.get("ExitCode") or 0),
+            restart_count=int(info.get("RestartCount") or 0),
+            health=health.get("Status", ""),
+            health_output=(log[-1].get("Output") or "").strip() if log else "",
+            address=address,
+        )
+
+    def replica_logs(self, name: str, lines: int = 20) -> str:
+        import docker.errors
+
+        try:
+            with translated_errors(f"reading logs of {name}"):
+                return self._api.logs(name, tail=lines).decode(errors="replace").strip()
+        except docker.errors.NotFound:
+            return ""
+
+
+def _engine_healthcheck(spec: ServiceSpec) -> dict | None:
+    """The engine's HEALTHCHECK for a replica: exec checks run there; http/tcp are probed by gitdeploy."""
+    check = spec.health
+    if check is None:
+        return None  # the image's own HEALTHCHECK, if it has one, applies
+    if check.kind != "exec":
+        return {"test": ["NONE"]}  # one source of truth: gitdeploy's probe
+    nanoseconds = 1_000_000_000
+    return {
+        "test": ["CMD", *check.exec],
+        "interval": int(check.interval * nanoseconds),
+        "timeout": int(check.timeout * nanoseconds),
+        "retries": check.retries,
+        "start_period": int(check.start_period * nanoseconds),
+    }
 
 
 def _replica(row: dict) -> ObservedReplica:

@@ -62,6 +62,7 @@ def sync(tree: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
             outcome = outcomes[service["name"]]
             service["outcome"] = outcome.outcome.value
             service["message"] = outcome.message
+            service["detail"] = outcome.detail
     return document
 
 

@@ -74,11 +74,14 @@ def sync_result(result: SyncResult) -> None:
     for service in result.services:
         if service.outcome is Outcome.APPLIED:
             out.print(f"  [green]✓[/] {escape(service.name)} {service.action.value}: {escape(service.message)}")
-        elif service.outcome is Outcome.FAILED:
-            out.print(f"  [red]✗ {escape(service.name)} {service.action.value} failed:[/] {escape(service.message)}")
+        elif service.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
+            word = "rolled back" if service.outcome is Outcome.ROLLED_BACK else "failed"
+            out.print(f"  [red]✗ {escape(service.name)} {service.action.value} {word}:[/] {escape(service.message)}")
+            for line in service.detail.splitlines():
+                out.print(f"      {escape(line)}")
         elif service.outcome is Outcome.KEPT:
             out.print(f"  [yellow]?[/] {escape(service.name)}: {escape(service.message)}")
-    failed = [s.name for s in result.services if s.outcome is Outcome.FAILED]
+    failed = [s.name for s in result.services if s.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK)]
     if failed:
         out.print(f"[red]Sync failed for {', '.join(failed)}[/]; the other services are converged.")
     else:

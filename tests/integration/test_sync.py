@@ -155,7 +155,7 @@ def test_a_missing_image_fails_that_service_only(api, project, repo):
     document = json.loads(result.stdout)
     assert document["result"] == "failed"
     outcome = {s["name"]: (s["outcome"], s["message"]) for s in document["services"]}
-    assert outcome["api"] == ("applied", "1 started; 1 desired")
+    assert outcome["api"] == ("applied", "1 started; 1 ready")
     assert outcome["web"] == ("failed", "image gitdeploy-test/app:does-not-exist is not on the engine (pull policy: never)")
     assert ids(api, project, "web") == [] and len(ids(api, project, "api")) == 1
     assert "Traceback" not in result.stderr
@@ -182,7 +182,7 @@ def test_dry_run_and_bad_manifests_change_nothing(api, project, repo):
     repo.commit("typo")
     bad = gitdeploy("sync", "--repo", str(repo.root))
     assert bad.returncode == 1
-    assert "services/web.yaml:11:5: spec.replicass: unknown key; did you mean 'replicas'?" in bad.stderr
+    assert "services/web.yaml:14:5: spec.replicass: unknown key; did you mean 'replicas'?" in bad.stderr
     assert ids(api, project) == []
 
 

@@ -1,0 +1,107 @@
+"""Is a new replica ready, still starting, or failed? Pure logic over observations.
+
+A rollout feeds a `ReplicaWatch` what the engine says about a replica (and, for
+http/tcp checks, whether gitdeploy's own probe passed) at each tick. The watch
+remembers only what the rules need: since when the replica has been healthy,
+how many probes failed in a row, and its restart count at start.
+
+Rules (documented in docs/rollouts.md):
+- exited, dead, restarting, or restarted since it started: failed;
+- engine health check (exec, or the image's HEALTHCHECK) reported unhealthy:
+  failed; http/tcp: `retries` consecutive failed probes after `startPeriod`: failed;
+- ready once healthy (or, with no check at all, running) continuously for
+  `monitor`; any failed check restarts that clock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from gitdeploy.core.model import HealthCheck
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaProbe:
+    """What the engine says about one replica at one moment."""
+
+    state: str              # running, exited, restarting, created, dead, ...
+    exit_code: int = 0
+    restart_count: int = 0
+    health: str = ""        # engine health: "" (none), starting, healthy, unhealthy
+    health_output: str = "" # output of the last engine health check
+    address: str = ""       # address on the project network, for gitdeploy's own probes
+
+
+class Verdict(str, Enum):
+    WAITING = "waiting"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    verdict: Verdict
+    reason: str
+
+
+class ReplicaWatch:
+    """Tracks one new replica through its observations. No I/O; time is passed in."""
+
+    def __init__(self, check: HealthCheck | None, monitor: float, started_at: float) -> None:
+        self.check = check
+        self.monitor = monitor
+        self.started_at = started_at
+        self.healthy_since: float | None = None
+        self.failed_probes = 0
+        self.first_restart_count: int | None = None
+        self.last: Readiness = Readiness(Verdict.WAITING, "starting")
+
+    @property
+    def probed_by_gitdeploy(self) -> bool:
+        return self.check is not None and self.check.kind in ("http", "tcp")
+
+    def observe(self, probe: ReplicaProbe, now: float, probe_ok: bool | None = None) -> Readiness:
+        self.last = self._assess(probe, now, probe_ok)
+        return self.last
+
+    def _assess(self, probe: ReplicaProbe, now: float, probe_ok: bool | None) -> Readiness:
+        if self.first_restart_count is None:
+            self.first_restart_count = probe.restart_count
+        if probe.state in ("exited", "dead"):
+            return Readiness(Verdict.FAILED, f"exited with code {probe.exit_code}")
+        if probe.state == "restarting" or probe.restart_count > self.first_restart_count:
+            return Readiness(Verdict.FAILED, f"crashed and was restarted (exit code {probe.exit_code})")
+        if probe.state != "running":
+            return Readiness(Verdict.WAITING, f"{probe.state}")
+
+        healthy = self._healthy(probe, now, probe_ok)
+        if isinstance(healthy, Readiness):
+            return healthy
+        if not healthy:
+            self.healthy_since = None
+            return Readiness(Verdict.WAITING, "waiting for a passing health check")
+        if self.healthy_since is None:
+            self.healthy_since = now
+        held = now - self.healthy_since
+        if held >= self.monitor:
+            return Readiness(Verdict.READY, "ready")
+        what = "healthy" if (self.check or probe.health) else "running"
+        return Readiness(Verdict.WAITING, f"{what} for {held:.1f}s of {self.monitor:g}s monitor")
+
+    def _healthy(self, probe: ReplicaProbe, now: float, probe_ok: bool | None) -> bool | Readiness:
+        if self.probed_by_gitdeploy:
+            if probe_ok is None:          # no probe was due this tick: keep the last answer
+                return self.healthy_since is not None
+            if probe_ok:
+                self.failed_probes = 0
+                return True
+            self.failed_probes += 1
+            past_grace = now - self.started_at >= self.check.start_period
+            if past_grace and self.failed_probes >= self.check.retries:
+                return Readiness(Verdict.FAILED, f"{self.failed_probes} {self.check.kind} health checks failed in a row")
+            return False
+        if probe.health == "unhealthy":
+            return Readiness(Verdict.FAILED, "health check reported unhealthy")
+        if probe.health:
+            return probe.health == "healthy"
+        return True  # no health check at all: running is all we can know

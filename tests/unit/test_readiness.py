@@ -1,0 +1,44 @@
+"""Readiness of a new replica from a sequence of observations (pure, time passed in)."""
+from gitdeploy.core.model import HealthCheck
+from gitdeploy.core.readiness import ReplicaProbe, ReplicaWatch, Verdict
+
+RUNNING = ReplicaProbe("running")
+
+
+def verdicts(watch, observations):
+    return [watch.observe(probe, now, ok).verdict.value for now, probe, ok in observations]
+
+
+def test_without_any_check_ready_after_running_for_monitor():
+    watch = ReplicaWatch(None, monitor=2.0, started_at=0.0)
+    assert verdicts(watch, [(0.0, RUNNING, None), (1.0, RUNNING, None), (2.0, RUNNING, None)]) == \
+        ["waiting", "waiting", "ready"]
+
+
+def test_engine_health_must_hold_for_monitor():
+    watch = ReplicaWatch(HealthCheck(exec=("true",), interval=1.0), monitor=2.0, started_at=0.0)
+    healthy, starting = ReplicaProbe("running", health="healthy"), ReplicaProbe("running", health="starting")
+    assert verdicts(watch, [(0, starting, None), (1, healthy, None), (2, starting, None), (3, healthy, None),
+                            (5, healthy, None)]) == ["waiting", "waiting", "waiting", "waiting", "ready"]
+
+
+def test_unhealthy_exited_and_restarted_fail_at_once():
+    check = HealthCheck(exec=("true",))
+    assert ReplicaWatch(check, 1, 0).observe(ReplicaProbe("running", health="unhealthy"), 0).verdict is Verdict.FAILED
+    exited = ReplicaWatch(None, 1, 0).observe(ReplicaProbe("exited", exit_code=3), 0)
+    assert (exited.verdict, exited.reason) == (Verdict.FAILED, "exited with code 3")
+    watch = ReplicaWatch(None, 5, 0)
+    watch.observe(ReplicaProbe("running", restart_count=0), 0)
+    assert watch.observe(ReplicaProbe("running", restart_count=1, exit_code=1), 1).verdict is Verdict.FAILED
+
+
+def test_http_probe_retries_and_start_period():
+    check = HealthCheck(http_port=80, interval=1.0, retries=2, start_period=3.0)
+    watch = ReplicaWatch(check, monitor=1.0, started_at=0.0)
+    # failures inside the start period do not fail the replica; a pass resets the count
+    assert verdicts(watch, [(1, RUNNING, False), (2, RUNNING, False), (3, RUNNING, True), (4, RUNNING, None),
+                            (4.5, RUNNING, False), (5, RUNNING, True), (6, RUNNING, True)]) == \
+        ["waiting", "waiting", "waiting", "ready", "waiting", "waiting", "ready"]
+    failing = ReplicaWatch(check, monitor=1.0, started_at=0.0)
+    assert verdicts(failing, [(3, RUNNING, False), (4, RUNNING, False)]) == ["waiting", "failed"]
+    assert failing.last.reason == "2 http health checks failed in a row"
