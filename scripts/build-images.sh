@@ -70,11 +70,18 @@ build_sample() {
 }
 
 build_test() {
-  # v1 and v2 differ only in what they serve, so tests can tell which runs.
-  for version in v1 v2; do
-    files_for_image() { echo "$version" > "$1/www/index.html"; echo ok > "$1/www/healthz"; }
+  # v1 and v2 are good and differ only in what they serve, so tests can tell
+  # which runs. v3 serves but has no /healthz, so its health checks fail.
+  # v4 exits at once.
+  for version in v1 v2 v3; do
+    files_for_image() {
+      echo "$version" > "$1/www/index.html"
+      if [ "$version" != v3 ]; then echo ok > "$1/www/healthz"; fi
+    }
     image "gitdeploy-test/app:$version" '["/bin/httpd", "-f", "-p", "80", "-h", "/www"]'
   done
+  files_for_image() { :; }
+  image gitdeploy-test/app:v4 '["/bin/sh", "-c", "echo v4 starting; echo v4 cannot start: missing config >&2; exit 1"]'
 }
 
 case "$what" in

@@ -43,14 +43,15 @@ def build_service(doc: Document) -> ServiceSpec:
 
 def build_health(check) -> HealthCheck:
     http, tcp = check.get("http") or {}, check.get("tcp") or {}
+    interval = parse_duration(check.get("interval", "5s"))
     return HealthCheck(
         exec=tuple(str(c) for c in check["exec"]) if "exec" in check else None,
         http_port=int(http["port"]) if http else None,
         http_path=str(http.get("path", "/")),
         http_status=int(http.get("expectStatus", 200)),
         tcp_port=int(tcp["port"]) if tcp else None,
-        interval=parse_duration(check.get("interval", "5s")),
-        timeout=parse_duration(check.get("timeout", "2s")),
+        interval=interval,
+        timeout=parse_duration(check["timeout"]) if "timeout" in check else min(2.0, interval),
         retries=int(check.get("retries", 3)),
         start_period=parse_duration(check.get("startPeriod", "0s")),
     )

@@ -47,10 +47,10 @@ def _timing_problems(doc: Document, spec) -> list[Problem]:
     start_period = parse_duration(check.get("startPeriod", "0s")) if check else 0.0
     if check:
         interval = parse_duration(check.get("interval", "5s"))
-        timeout = parse_duration(check.get("timeout", "2s"))
+        timeout = parse_duration(check["timeout"]) if "timeout" in check else min(2.0, interval)
         if timeout > interval:
             problems.append(doc.problem(
-                ["spec", "healthCheck", "timeout" if "timeout" in check else "interval"],
+                ["spec", "healthCheck", "timeout"],
                 f"spec.healthCheck.timeout: {format_duration(timeout)} is longer than the interval "
                 f"({format_duration(interval)}); checks would overlap. Make timeout at most the interval"))
         if monitor < interval:

@@ -1,0 +1,103 @@
+"""Health-gated rolling updates and automatic rollback, on a real engine.
+
+Images: v1 and v2 are good, v3 fails its health check (no /healthz), v4 exits
+at once. Every manifest uses 1 s health intervals and a 1 s monitor.
+"""
+from __future__ import annotations
+
+import json
+
+from tests.integration.conftest import HealthSampler, containers, gitdeploy, ids
+
+EXEC_CHECK = {"exec": ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/healthz"], "interval": "1s", "timeout": "1s",
+              "retries": 2}
+
+
+def images(api, project, service):
+    return sorted(c["Image"] for c in containers(api, project, service))
+
+
+def deploy(repo, image, **spec):
+    repo.service("web", image=image, **spec)
+    repo.commit(f"web {image}")
+    return gitdeploy("sync", "--repo", str(repo.root))
+
+
+def test_start_first_rolling_update_never_drops_below_the_replica_count(api, project, repo):
+    spec = dict(replicas=4, healthCheck=EXEC_CHECK, update={"parallelism": 2, "monitor": "1s"})
+    assert deploy(repo, "gitdeploy-test/app:v1", **spec).returncode == 0
+    assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 4
+
+    with HealthSampler(project, "web") as sampler:
+        result = deploy(repo, "gitdeploy-test/app:v2", **spec)
+    assert result.returncode == 0, result.stderr
+    assert images(api, project, "web") == ["gitdeploy-test/app:v2"] * 4
+    assert "batch 2/2" in result.stderr
+    assert len(sampler.samples) > 5 and min(sampler.samples) >= 4, sampler.samples
+
+
+def test_a_failing_health_check_is_rolled_back_without_losing_capacity(api, project, repo):
+    spec = dict(replicas=2, healthCheck=EXEC_CHECK)
+    assert deploy(repo, "gitdeploy-test/app:v1", **spec).returncode == 0
+    before = ids(api, project, "web")
+
+    with HealthSampler(project, "web") as sampler:
+        result = deploy(repo, "gitdeploy-test/app:v3", **spec)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"✗ web update rolled back: replica {project}-web-1-" in result.stdout
+    assert "health check reported unhealthy; rolled back to the previous revision" in result.stdout
+    assert ids(api, project, "web") == before          # start-first: the old replicas never left
+    assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 2
+    assert min(sampler.samples) >= 2, sampler.samples
+
+
+def test_stop_first_rollback_of_a_crashing_version_keeps_the_floor(api, project, repo):
+    spec = dict(replicas=3, healthCheck=EXEC_CHECK, update={"order": "stop-first", "monitor": "1s"})
+    assert deploy(repo, "gitdeploy-test/app:v1", **spec).returncode == 0
+
+    with HealthSampler(project, "web") as sampler:
+        result = deploy(repo, "gitdeploy-test/app:v4", **spec)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "exited with code 1" in result.stdout or "crashed and was restarted" in result.stdout
+    assert "v4 cannot start: missing config" in result.stdout   # the log tail is in the report
+    assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 3
+    assert all(c["State"] == "running" for c in containers(api, project, "web"))
+    assert min(sampler.samples[3:]) >= 2, sampler.samples     # replicas - parallelism
+
+
+def test_http_and_tcp_checks_are_probed_by_gitdeploy(api, project, repo):
+    http = {"http": {"port": 80, "path": "/healthz"}, "interval": "1s", "timeout": "1s"}
+    assert deploy(repo, "gitdeploy-test/app:v1", healthCheck=http).returncode == 0
+    result = deploy(repo, "gitdeploy-test/app:v2", healthCheck=http)
+    assert result.returncode == 0 and images(api, project, "web") == ["gitdeploy-test/app:v2"]
+
+    failing = deploy(repo, "gitdeploy-test/app:v3", healthCheck=http)
+    assert failing.returncode == 3 and "3 http health checks failed in a row" in failing.stdout
+    assert images(api, project, "web") == ["gitdeploy-test/app:v2"]
+
+    tcp_wrong_port = {"tcp": {"port": 81}, "interval": "1s", "timeout": "1s", "retries": 2}
+    result = deploy(repo, "gitdeploy-test/app:v1", healthCheck=tcp_wrong_port)
+    assert result.returncode == 3 and "2 tcp health checks failed in a row" in result.stdout
+    assert deploy(repo, "gitdeploy-test/app:v1", healthCheck={"tcp": {"port": 80}, "interval": "1s"}).returncode == 0
+
+
+def test_a_new_service_that_never_gets_healthy_is_removed_again(api, project, repo):
+    repo.service("api")
+    repo.service("web", image="gitdeploy-test/app:v4", replicas=2)
+    repo.commit()
+    result = gitdeploy("sync", "--repo", str(repo.root), "--output", "json")
+    assert result.returncode == 3
+    document = json.loads(result.stdout)
+    assert document["result"] == "rolled_back"
+    outcome = {s["name"]: s["outcome"] for s in document["services"]}
+    assert outcome == {"api": "applied", "web": "rolled_back"}
+    assert ids(api, project, "web") == [] and len(ids(api, project, "api")) == 1
+
+
+def test_failure_action_pause_leaves_everything_for_inspection(api, project, repo):
+    spec = dict(replicas=2, healthCheck=EXEC_CHECK, update={"failureAction": "pause", "monitor": "1s"})
+    assert deploy(repo, "gitdeploy-test/app:v1", **spec).returncode == 0
+    result = deploy(repo, "gitdeploy-test/app:v3", **spec)
+    assert result.returncode == 1
+    assert "rollout paused (failureAction: pause), nothing rolled back" in result.stdout
+    assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 2 + ["gitdeploy-test/app:v3"]
