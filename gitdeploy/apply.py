@@ -10,11 +10,13 @@ failed rollout is rolled back by the rollout itself.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
 
+from gitdeploy.core.history import Event, RevisionEvent
 from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan, StartReplica
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError
@@ -68,6 +70,7 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
                workers: int = DEFAULT_WORKERS) -> SyncResult:
     if plan.in_sync:
         return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
+    # (HELD services have no work: they surface through _untouched as rolled back.)
     if plan.needs_network:
         engine.ensure_network(plan.project)
 
@@ -84,9 +87,15 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
                 report(service.name, f"removed {step.replica.name} ({step.reason})")
             return ServiceResult(service.name, service.action, Outcome.APPLIED,
                                  f"{len(service.steps)} removed")
-        outcome = Rollout(plan.project, plan.commit, service, engine, lambda m: report(service.name, m)).run()
+        outcome = Rollout(plan.project, service, engine, lambda m: report(service.name, m)).run()
+        event = _event_of(service, outcome.outcome, outcome.message)
+        if event is not None:
+            engine.append_history(plan.project, event)
         failure = outcome.failure
-        return ServiceResult(service.name, service.action, _OUTCOMES[outcome.outcome], outcome.message,
+        message = outcome.message
+        if service.revision and outcome.outcome in ("rolled_back", "paused"):
+            message = f"revision {service.revision}: {message}"
+        return ServiceResult(service.name, service.action, _OUTCOMES[outcome.outcome], message,
                              failure.detail if failure else "")
 
     results: dict[str, ServiceResult] = {}
@@ -127,7 +136,27 @@ def _preflight(service: ServicePlan, engine: Engine, checked: dict[str, str | No
     return checked[image]
 
 
+def _event_of(service: ServicePlan, outcome: str, message: str) -> RevisionEvent | None:
+    """What the history remembers of a rollout: a new revision deployed, or one that failed."""
+    if service.spec is None or not service.revision:
+        return None
+    if outcome == "applied" and service.action in (ServiceAction.CREATE, ServiceAction.UPDATE):
+        event = Event.DEPLOYED
+    elif outcome in ("rolled_back", "paused"):
+        event = Event.ROLLED_BACK
+    else:
+        return None
+    return RevisionEvent(service.name, service.revision, event, service.spec.template_hash(),
+                         service.spec.template_json(), service.commit, service.spec.image, time.time(), message)
+
+
 def _untouched(service: ServicePlan) -> ServiceResult:
+    if service.action is ServiceAction.HELD and service.held is not None:
+        held = service.held
+        return ServiceResult(service.name, service.action, Outcome.ROLLED_BACK,
+                             f"revision {held.revision} (commit {held.commit[:12]}) failed and was rolled back at "
+                             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(held.at))}; not retried until the "
+                             "manifest changes (or run with --retry-failed)", held.message)
     if service.action is ServiceAction.ORPHANED:
         return ServiceResult(service.name, service.action, Outcome.KEPT, "no longer declared; kept (pruning is off)")
     return ServiceResult(service.name, service.action, Outcome.UNCHANGED)

@@ -69,3 +69,7 @@ class EngineError(GitDeployError):
 
 class NotOwned(GitDeployError):
     """An object gitdeploy would use exists but lacks our labels, so we won't touch it."""
+
+
+class NotFound(GitDeployError):
+    """A service or revision the user named does not exist."""

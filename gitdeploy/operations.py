@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gitdeploy.apply import Progress, SyncResult, apply_plan
+import time
+from collections import Counter
+
+from gitdeploy.core.history import Event, History, RevisionEvent
 from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import Plan, plan as make_plan
 from gitdeploy.core.status import ServiceStatus, service_statuses
 from gitdeploy.engine.base import Engine
+from gitdeploy.errors import NotFound
 from gitdeploy.source.tree import Revision
 
 
@@ -41,14 +46,19 @@ def read_desired(source: Source) -> tuple[Revision, DesiredState]:
     return revision, desired
 
 
-def diff(desired: DesiredState, engine: Engine, *, prune: bool = True) -> Plan:
-    return make_plan(desired, engine.observe(desired.project), prune=prune)
+def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_failed: bool = False) -> Plan:
+    observed = engine.observe(desired.project)
+    the_plan = make_plan(desired, observed, prune=prune)
+    if the_plan.in_sync:
+        return the_plan  # the common, unattended case: one listing, no history needed
+    history = History(engine.read_history(desired.project))
+    return make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed)
 
 
 def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: bool = False,
-         progress: Progress = lambda s, m: None,
+         retry_failed: bool = False, progress: Progress = lambda s, m: None,
          on_plan: Callable[[Plan], None] = lambda p: None) -> tuple[Plan, SyncResult | None]:
-    the_plan = diff(desired, engine, prune=prune)
+    the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
     on_plan(the_plan)
     if dry_run:
         return the_plan, None
@@ -57,4 +67,68 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
 
 def status(desired: DesiredState, engine: Engine) -> tuple[ServiceStatus, ...]:
     observed = engine.observe(desired.project)
-    return service_statuses(make_plan(desired, observed, prune=True), observed)
+    history = History(engine.read_history(desired.project))
+    return service_statuses(make_plan(desired, observed, prune=True, history=history), observed)
+
+
+def history(desired: DesiredState, engine: Engine, service: str | None = None) -> tuple[RevisionEvent, ...]:
+    events = History(engine.read_history(desired.project)).events
+    return tuple(e for e in events if service is None or e.service == service)
+
+
+def rollback(desired: DesiredState, engine: Engine, service: str, to: int | None = None,
+             progress: Progress = lambda s, m: None) -> tuple[Plan, SyncResult]:
+    """Pin `service` to an earlier revision and roll it out, health-gated like any rollout.
+
+    The pin lives on the engine, so the next sync (cron, CI, watch) leaves the
+    service alone until Git declares something else for it or the pin is cleared.
+    """
+    spec = _declared(desired, service)
+    observed = engine.observe(desired.project)
+    past = History(engine.read_history(desired.project))
+    running = Counter(r.template_hash for r in observed.of_service(service) if r.running)
+    current = running.most_common(1)[0][0] if running else ""
+    if to is None:
+        earlier = [e for e in reversed(past.of(service)) if e.event is Event.DEPLOYED and e.template_hash != current]
+        if not earlier:
+            raise NotFound(f"service '{service}' has no earlier deployed revision to roll back to",
+                           hint=f"see `gitdeploy history {service}`")
+        target = earlier[0]
+    else:
+        target = past.revision(service, to)
+        if target is None:
+            raise NotFound(f"service '{service}' has no revision {to}", hint=f"see `gitdeploy history {service}`")
+    pin = RevisionEvent(service, target.revision, Event.PINNED, target.template_hash, target.template_json,
+                        target.commit, target.image, time.time(), f"gitdeploy rollback {service} --to {target.revision}",
+                        git_hash=spec.template_hash())
+    engine.append_history(desired.project, pin)
+    pinned = History(past.events + (pin,))
+    full = make_plan(desired, observed, history=pinned)
+    one = Plan(full.project, full.commit, tuple(s for s in full.services if s.name == service))
+    result = apply_plan(one, engine, progress=progress)
+    if result.result != "applied" and not one.in_sync:
+        # The earlier revision did not come up; it was rolled back to what ran. Drop the pin.
+        engine.append_history(desired.project, _unpin(pin, spec, "rollback failed"))
+    return one, result
+
+
+def clear_pin(desired: DesiredState, engine: Engine, service: str) -> bool:
+    """Let `service` follow Git again. True if a pin was in force."""
+    spec = _declared(desired, service)
+    pin = History(engine.read_history(desired.project)).pin(service, spec.template_hash())
+    if pin is not None:
+        engine.append_history(desired.project, _unpin(pin, spec, "cleared by gitdeploy rollback --clear"))
+    return pin is not None
+
+
+def _unpin(pin: RevisionEvent, spec, why: str) -> RevisionEvent:
+    return RevisionEvent(pin.service, pin.revision, Event.UNPINNED, pin.template_hash, "", pin.commit, pin.image,
+                         time.time(), why, git_hash=spec.template_hash())
+
+
+def _declared(desired: DesiredState, service: str):
+    spec = desired.service(service)
+    if spec is None:
+        raise NotFound(f"no service '{service}' in project {desired.project} at commit {desired.commit[:12]}",
+                       hint="give the name of a declared service (gitdeploy status lists them)")
+    return spec

@@ -56,10 +56,10 @@ Report = Callable[[str], None]
 
 
 class Rollout:
-    def __init__(self, project: str, commit: str, service: ServicePlan, engine: Engine, report: Report,
+    def __init__(self, project: str, service: ServicePlan, engine: Engine, report: Report,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         assert service.spec is not None
-        self.project, self.commit, self.service, self.engine = project, commit, service, engine
+        self.project, self.commit, self.service, self.engine = project, service.commit, service, engine
         self.spec: ServiceSpec = service.spec
         self.policy: UpdatePolicy = service.spec.update
         self.report, self.clock, self.sleep = report, clock, sleep
@@ -120,7 +120,9 @@ class Rollout:
                 return RolloutReport("rolled_back", f"{what}; the new service was removed again", failure)
             return RolloutReport("failed", f"{what}; the other replicas were left as they were", failure)
 
-        self.report(f"rolling back {len(lost)} replica(s) to the previous revision")
+        if lost or stopped_batch:
+            self.report(f"rolling back {len(set(dict(lost)) | {w.slot for w in stopped_batch})} replica(s) "
+                        "to the previous revision")
         deadline = self.clock() + self.policy.progress_deadline
         commit = self._previous_commit()
         new_in_slot = dict(lost)

@@ -7,6 +7,8 @@ import typer
 
 from gitdeploy import __version__
 from gitdeploy.cli.diff import diff
+from gitdeploy.cli.history import history
+from gitdeploy.cli.rollback import rollback
 from gitdeploy.cli.status import status
 from gitdeploy.cli.sync import sync
 from gitdeploy.cli.validate import validate
@@ -24,6 +26,8 @@ app.command()(validate)
 app.command()(diff)
 app.command()(sync)
 app.command()(status)
+app.command()(history)
+app.command()(rollback)
 
 
 def _version(value: bool) -> None:

@@ -11,10 +11,13 @@ from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
 DryRun = Annotated[bool, typer.Option("--dry-run", envvar="GITDEPLOY_DRY_RUN", help="Show the plan; change nothing.")]
+RetryFailed = Annotated[bool, typer.Option(
+    "--retry-failed", envvar="GITDEPLOY_RETRY_FAILED",
+    help="Roll out a revision again even though it failed and was rolled back before.")]
 
 
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
-         dry_run: DryRun = False, pull: Pull = PullPolicy.MISSING,
+         dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
@@ -29,7 +32,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
         tree, desired = operations.read_desired(operations.Source(repo, ref, path))
         text.warnings(tree)
         the_plan, result = operations.sync(
-            desired, docker_engine(pull), prune=prune, dry_run=dry_run,
+            desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
             progress=text.progress, on_plan=lambda p: show_plan(tree, p) if not p.in_sync or dry_run else None,
         )
     if output is OutputFormat.JSON:

@@ -13,6 +13,13 @@ TEMPLATE_HASH = PREFIX + "template-hash"  # hash of the canonical replica templa
 TEMPLATE = PREFIX + "template"         # the canonical template itself, JSON (for field-level diffs)
 COMMIT = PREFIX + "commit"             # the commit the replica was created from
 MANAGED_BY = PREFIX + "managed-by"
+KIND = PREFIX + "kind"                 # on history records: "history"
+REVISION = PREFIX + "revision"
+EVENT = PREFIX + "event"
+AT = PREFIX + "at"
+IMAGE = PREFIX + "image"
+MESSAGE = PREFIX + "message"
+GIT_HASH = PREFIX + "git-hash"
 
 
 def network_name(project: str) -> str:
@@ -23,3 +30,7 @@ def replica_name(project: str, service: str, slot: int, template_hash: str) -> s
     # The hash is part of the name so that an old and a new revision of the same
     # slot can coexist during a start-first rolling update.
     return f"{project}-{service}-{slot}-{template_hash[:7]}"
+
+
+def history_record_name(project: str, service: str, revision: int, event: str, millis: int) -> str:
+    return f"gitdeploy-{project}-{service}-r{revision}-{event}-{millis}"

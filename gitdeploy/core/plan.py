@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from gitdeploy.core.changes import FieldChange, template_changes
-from gitdeploy.core.model import DesiredState, ServiceSpec
+from gitdeploy.core.history import History, RevisionEvent
+from gitdeploy.core.model import DesiredState, ServiceSpec, spec_from_template
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 
 
@@ -26,6 +27,7 @@ class ServiceAction(str, Enum):
     REPAIR = "repair"        # same template and count, but a replica is stopped, duplicated or misplaced
     REMOVE = "remove"        # no longer declared: pruned
     ORPHANED = "orphaned"    # no longer declared, kept because pruning is off
+    HELD = "held"            # this revision failed and was rolled back before: not retried
     UNCHANGED = "unchanged"
 
 
@@ -62,7 +64,11 @@ class ServicePlan:
     current_replicas: int
     changes: tuple[FieldChange, ...]
     work: tuple[SlotWork, ...]
-    spec: ServiceSpec | None          # None for services no longer declared
+    spec: ServiceSpec | None          # what replicas will run; None for services no longer declared
+    commit: str = ""                  # the commit new replicas are labelled with
+    revision: int = 0                 # revision number of spec's template (0: history not read)
+    pinned: RevisionEvent | None = None   # `gitdeploy rollback` pinned the service to this revision
+    held: RevisionEvent | None = None     # HELD: the earlier failure of this revision
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -77,20 +83,42 @@ class Plan:
 
     @property
     def in_sync(self) -> bool:
-        return all(not s.work for s in self.services)
+        """Nothing to do, nothing held back, nothing pinned away from what Git declares."""
+        return all(not s.work and s.action is not ServiceAction.HELD and s.pinned is None for s in self.services)
 
     @property
     def needs_network(self) -> bool:
         return any(isinstance(step, StartReplica) for s in self.services for step in s.steps)
 
 
-def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True) -> Plan:
-    services = [_plan_service(spec, observed.of_service(spec.name)) for spec in desired.services]
+def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
+         history: History | None = None, retry_failed: bool = False) -> Plan:
+    """The plan. Without `history` (not read yet) pins, failed revisions and
+    revision numbers are unknown; callers read it whenever there is work."""
+    services = [_with_history(spec, observed.of_service(spec.name), desired.commit, history, retry_failed)
+                for spec in desired.services]
     declared = {s.name for s in desired.services}
     for name in observed.service_names():
         if name not in declared:
             services.append(_plan_undeclared(name, observed.of_service(name), prune))
     return Plan(desired.project, desired.commit, tuple(sorted(services, key=lambda s: s.name)))
+
+
+def _with_history(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str,
+                  history: History | None, retry_failed: bool) -> ServicePlan:
+    if history is None:
+        return _plan_service(spec, replicas, commit)
+    pin = history.pin(spec.name, spec.template_hash())
+    if pin is not None:
+        spec = spec_from_template(spec.name, spec.replicas, json.loads(pin.template_json), spec.update)
+        commit = pin.commit
+    planned = replace(_plan_service(spec, replicas, commit), pinned=pin,
+                      revision=history.revision_of(spec.name, spec.template_hash()))
+    failed = history.failed(spec.name, spec.template_hash())
+    rolls_out = any(isinstance(step, StartReplica) for step in planned.steps)
+    if failed is not None and rolls_out and not retry_failed:
+        return replace(planned, action=ServiceAction.HELD, work=(), held=failed)
+    return planned
 
 
 def _plan_undeclared(name: str, replicas: tuple[ObservedReplica, ...], prune: bool) -> ServicePlan:
@@ -103,7 +131,7 @@ def _plan_undeclared(name: str, replicas: tuple[ObservedReplica, ...], prune: bo
     return ServicePlan(name, ServiceAction.REMOVE, 0, current, (), work, None)
 
 
-def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...]) -> ServicePlan:
+def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str) -> ServicePlan:
     want = spec.template_hash()
     by_slot: dict[int, list[ObservedReplica]] = defaultdict(list)
     for replica in _ordered(replicas):
@@ -146,7 +174,7 @@ def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...]) -> S
         action = ServiceAction.REPAIR
     else:
         action = ServiceAction.UNCHANGED
-    return ServicePlan(spec.name, action, spec.replicas, current, tuple(changes), tuple(work), spec)
+    return ServicePlan(spec.name, action, spec.replicas, current, tuple(changes), tuple(work), spec, commit)
 
 
 def _ordered(replicas: tuple[ObservedReplica, ...]) -> list[ObservedReplica]:

@@ -17,6 +17,7 @@ class ServiceStatus:
     commit: str          # commit the replicas were created from; "mixed" or "" if none
     synced: bool
     pending: ServiceAction   # what `sync` would do
+    note: str = ""           # pinned by a manual rollback, or held after a failed rollout
 
     @property
     def sync_word(self) -> str:
@@ -36,7 +37,17 @@ def service_statuses(plan: Plan, observed: ObservedState) -> tuple[ServiceStatus
             running=sum(r.running for r in replicas),
             image=image,
             commit=commit,
-            synced=not service.work and service.action is not ServiceAction.ORPHANED,
+            synced=not service.work and service.action not in (ServiceAction.ORPHANED, ServiceAction.HELD)
+            and service.pinned is None,
             pending=service.action,
+            note=_note(service),
         ))
     return tuple(rows)
+
+
+def _note(service) -> str:
+    if service.pinned is not None:
+        return f"rolled back to revision {service.pinned.revision} (gitdeploy rollback {service.name} --clear to follow Git again)"
+    if service.held is not None:
+        return f"revision {service.held.revision} failed and was rolled back; not retried until the manifest changes"
+    return ""

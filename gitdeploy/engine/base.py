@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Protocol
 
+from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 from gitdeploy.core.readiness import ReplicaProbe
@@ -40,3 +41,9 @@ class Engine(Protocol):
 
     def replica_logs(self, name: str, lines: int = 20) -> str:
         """The last lines of a replica's output, for failure reports."""
+
+    def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
+        """Every revision event recorded for the project on this engine."""
+
+    def append_history(self, project: str, event: RevisionEvent) -> None:
+        """Record one event. Records are never changed afterwards, only added."""

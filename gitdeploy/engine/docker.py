@@ -15,6 +15,7 @@ from typing import Iterator
 
 from gitdeploy import __version__
 from gitdeploy.core import labels as L
+from gitdeploy.core.history import Event, RevisionEvent
 from gitdeploy.core.model import ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 from gitdeploy.core.readiness import ReplicaProbe
@@ -222,6 +223,41 @@ class DockerEngine:
                 return self._api.logs(name, tail=lines).decode(errors="replace").strip()
         except docker.errors.NotFound:
             return ""
+
+
+    # -- history: one labelled volume per event ----------------------------
+    # Volumes because they are cheap, listable by label in one call, live on
+    # the engine (so history survives ephemeral CI runners and is shared by
+    # every machine deploying there) and are never started. They are never
+    # mounted; gitdeploy does not delete them.
+
+    def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
+        with translated_errors("reading the revision history"):
+            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]})
+        events = []
+        for volume in found.get("Volumes") or []:
+            labels = volume.get("Labels") or {}
+            try:
+                events.append(RevisionEvent(
+                    service=labels[L.SERVICE], revision=int(labels[L.REVISION]), event=Event(labels[L.EVENT]),
+                    template_hash=labels.get(L.TEMPLATE_HASH, ""), template_json=labels.get(L.TEMPLATE, ""),
+                    commit=labels.get(L.COMMIT, ""), image=labels.get(L.IMAGE, ""), at=float(labels[L.AT]),
+                    message=labels.get(L.MESSAGE, ""), git_hash=labels.get(L.GIT_HASH, ""),
+                ))
+            except (KeyError, ValueError):
+                continue  # a record this version cannot read is skipped, not fatal
+        return tuple(events)
+
+    def append_history(self, project: str, event: RevisionEvent) -> None:
+        name = L.history_record_name(project, event.service, event.revision, event.event.value, int(event.at * 1000))
+        with translated_errors("recording the revision history"):
+            self._api.create_volume(name=name, driver="local", labels={
+                L.PROJECT: project, L.KIND: "history", L.SERVICE: event.service,
+                L.REVISION: str(event.revision), L.EVENT: event.event.value, L.TEMPLATE_HASH: event.template_hash,
+                L.TEMPLATE: event.template_json, L.COMMIT: event.commit, L.IMAGE: event.image,
+                L.AT: f"{event.at:.3f}", L.MESSAGE: event.message[:500], L.GIT_HASH: event.git_hash,
+                L.MANAGED_BY: f"gitdeploy/{__version__}",
+            })
 
 
 def _engine_healthcheck(spec: ServiceSpec) -> dict | None:

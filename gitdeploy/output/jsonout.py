@@ -5,6 +5,7 @@ import json
 import sys
 
 from gitdeploy.apply import SyncResult
+from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
 from gitdeploy.core.status import ServiceStatus
@@ -70,8 +71,18 @@ def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> dic
     return _source(tree, project) | {
         "services": [
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
-             "commit": r.commit, "sync": r.sync_word, "pending": r.pending.value}
+             "commit": r.commit, "sync": r.sync_word, "pending": r.pending.value, "note": r.note}
             for r in rows
+        ],
+    }
+
+
+def history(tree: Revision, project: str, events: tuple[RevisionEvent, ...]) -> dict:
+    return _source(tree, project) | {
+        "events": [
+            {"service": e.service, "revision": e.revision, "event": e.event.value, "commit": e.commit,
+             "image": e.image, "at": e.at, "message": e.message}
+            for e in events
         ],
     }
 

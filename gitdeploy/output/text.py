@@ -17,6 +17,7 @@ _MARK = {
     ServiceAction.REPAIR: ("!", "magenta"),
     ServiceAction.REMOVE: ("-", "red"),
     ServiceAction.ORPHANED: ("?", "red"),
+    ServiceAction.HELD: ("✗", "red"),
     ServiceAction.UNCHANGED: ("=", "dim"),
 }
 
@@ -41,6 +42,12 @@ def plan(tree: Revision, the_plan: Plan) -> None:
         for change in service.changes:
             if change.path != "replicas" or service.action is ServiceAction.UPDATE:
                 out.print(f"      {escape(change.describe())}")
+        if service.held is not None:
+            out.print(f"      revision {service.held.revision} failed and was rolled back; not retried until the "
+                      "manifest changes (--retry-failed to try again)")
+        if service.pinned is not None:
+            out.print(f"      pinned to revision {service.pinned.revision} by gitdeploy rollback "
+                      f"(gitdeploy rollback {escape(service.name)} --clear to follow Git)")
         if service.action is ServiceAction.REPAIR:
             for step in service.steps:
                 what = getattr(step, "replica", None)
@@ -68,7 +75,7 @@ def progress(service: str, message: str) -> None:
 
 def sync_result(result: SyncResult) -> None:
     out = console.stdout()
-    if result.result == "noop":
+    if result.result == "noop" and all(s.outcome is Outcome.UNCHANGED for s in result.services):
         out.print(f"Nothing to do: {escape(result.project)} already matches {result.commit[:12]}.")
         return
     for service in result.services:
@@ -100,6 +107,30 @@ def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> Non
     for row in rows:
         sync = f"[green]{row.sync_word}[/]" if row.synced else f"[yellow]{row.sync_word}[/] ({row.pending.value})"
         table.add_row(escape(row.name), f"{row.running}/{row.desired}", escape(row.image), row.commit[:12], sync)
+    out.print(table)
+    for row in rows:
+        if row.note:
+            out.print(f"{escape(row.name)}: {escape(row.note)}")
+
+
+def history(tree: Revision, project: str, events) -> None:
+    import time
+
+    from rich import box
+    from rich.table import Table
+
+    out = console.stdout()
+    out.print(f"[bold]{escape(header(tree, project))}[/]")
+    if not events:
+        out.print("No revisions recorded yet: the first sync that creates or updates a service records one.")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("SERVICE", "REVISION", "EVENT", "COMMIT", "IMAGE", "WHEN", "MESSAGE"):
+        table.add_column(column)
+    for e in events:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
+        table.add_row(escape(e.service), str(e.revision), e.event.value, e.commit[:12], escape(e.image), when,
+                      escape(e.message.splitlines()[0] if e.message else ""))
     out.print(table)
 
 

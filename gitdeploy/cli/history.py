@@ -1,0 +1,26 @@
+"""`gitdeploy history`: the revisions of each service, as recorded on the engine."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitdeploy.cli.engine import docker_engine
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
+
+
+def history(service: Annotated[str | None, typer.Argument(help="Only this service.")] = None,
+            repo: Repo = ".", ref: Ref = None, path: Path = None,
+            output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """List revisions: number, event (deployed, rolled-back, pinned, unpinned), commit, image, when."""
+    from gitdeploy import operations
+    from gitdeploy.output import jsonout, text
+
+    with rendered_errors(output, verbose):
+        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
+        text.warnings(revision)
+        events = operations.history(desired, docker_engine(), service)
+    if output is OutputFormat.JSON:
+        jsonout.emit(jsonout.history(revision, desired.project, events))
+    else:
+        text.history(revision, desired.project, events)

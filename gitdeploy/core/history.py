@@ -1,0 +1,72 @@
+"""Revision history of each service, as a pure view over events kept on the engine.
+
+Events are append-only (an engine adapter stores each as one labelled object),
+so a run killed half-way never leaves a record half-written. What the rest of
+gitdeploy asks of them:
+
+- which revision number a template has (or the next free one);
+- whether a template failed and was rolled back, so that cron, CI and watch do
+  not roll the same failed spec out again until the manifest changes or
+  --retry-failed is given;
+- whether the user pinned a service to an earlier revision with
+  `gitdeploy rollback`, valid while Git still declares what it declared then.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Event(str, Enum):
+    DEPLOYED = "deployed"         # a rollout of this revision succeeded
+    ROLLED_BACK = "rolled-back"   # this revision failed its rollout and was rolled back (or paused)
+    PINNED = "pinned"             # `gitdeploy rollback` pinned the service to this revision
+    UNPINNED = "unpinned"         # the pin was cleared (by the user, or because Git moved on)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionEvent:
+    service: str
+    revision: int
+    event: Event
+    template_hash: str
+    template_json: str
+    commit: str
+    image: str
+    at: float                   # seconds since the epoch
+    message: str = ""
+    git_hash: str = ""          # PINNED: the template hash Git declared when the pin was made
+
+
+class History:
+    def __init__(self, events: tuple[RevisionEvent, ...] = ()) -> None:
+        self.events = tuple(sorted(events, key=lambda e: (e.at, e.revision)))
+
+    def of(self, service: str) -> tuple[RevisionEvent, ...]:
+        return tuple(e for e in self.events if e.service == service)
+
+    def revision_of(self, service: str, template_hash: str) -> int:
+        """The revision number of a template: its earlier number, or the next free one."""
+        known = [e.revision for e in self.of(service) if e.template_hash == template_hash
+                 and e.event in (Event.DEPLOYED, Event.ROLLED_BACK)]
+        if known:
+            return known[-1]
+        return max((e.revision for e in self.of(service)), default=0) + 1
+
+    def failed(self, service: str, template_hash: str) -> RevisionEvent | None:
+        """The rolled-back event of this template, unless it was deployed successfully since."""
+        outcomes = [e for e in self.of(service) if e.template_hash == template_hash
+                    and e.event in (Event.DEPLOYED, Event.ROLLED_BACK)]
+        return outcomes[-1] if outcomes and outcomes[-1].event is Event.ROLLED_BACK else None
+
+    def pin(self, service: str, git_hash: str) -> RevisionEvent | None:
+        """The service's pin, if one is in force and Git still declares what it declared when pinned."""
+        pins = [e for e in self.of(service) if e.event in (Event.PINNED, Event.UNPINNED)]
+        if pins and pins[-1].event is Event.PINNED and pins[-1].git_hash == git_hash:
+            return pins[-1]
+        return None
+
+    def revision(self, service: str, number: int) -> RevisionEvent | None:
+        """The latest event that carries revision `number` of the service's template."""
+        found = [e for e in self.of(service) if e.revision == number and e.template_json]
+        return found[-1] if found else None
