@@ -165,6 +165,7 @@ class Rollout:
         said: dict[str, str] = {}
         while True:
             now = self.clock()
+            changed = []
             for name, watch in watches.items():
                 if watch.last.verdict is Verdict.READY:
                     continue
@@ -178,8 +179,10 @@ class Rollout:
                     return Failure(name, verdict.reason, self._detail(name, seen.health_output))
                 if said.get(name) != verdict.reason:
                     said[name] = verdict.reason
-                    self.report(f"{name}: {verdict.reason}")
+                    changed.append(name)
             ready = sum(w.last.verdict is Verdict.READY for w in watches.values())
+            for name in changed:
+                self.report(f"ready {ready}/{len(watches)}: {name} {said[name]}")
             if ready == len(watches):
                 return None
             if now >= deadline:

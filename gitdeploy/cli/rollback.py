@@ -25,7 +25,7 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
     Exit 0 on success, 3 if the earlier revision failed its health checks (the running one is restored), 1 on error.
     """
     from gitdeploy import operations
-    from gitdeploy.output import jsonout, text
+    from gitdeploy.output import jsonout, progress, text
 
     with rendered_errors(output, verbose):
         revision, desired = operations.read_desired(operations.Source(repo, ref, path))
@@ -39,7 +39,8 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
             else:
                 text.console.stdout().print(message)
             return
-        the_plan, result = operations.rollback(desired, docker_engine(), service, to, progress=text.progress)
+        with progress.progress() as report:
+            the_plan, result = operations.rollback(desired, docker_engine(), service, to, progress=report)
     if output is OutputFormat.JSON:
         jsonout.emit(jsonout.sync(revision, the_plan, result))
     else:

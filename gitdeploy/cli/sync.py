@@ -25,16 +25,17 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 1 on any other error.
     """
     from gitdeploy import operations
-    from gitdeploy.output import jsonout, text
+    from gitdeploy.output import jsonout, progress, text
 
     show_plan = text.plan if output is OutputFormat.TEXT else (lambda tree, p: None)
     with rendered_errors(output, verbose):
         tree, desired = operations.read_desired(operations.Source(repo, ref, path))
         text.warnings(tree)
-        the_plan, result = operations.sync(
-            desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
-            progress=text.progress, on_plan=lambda p: show_plan(tree, p) if not p.in_sync or dry_run else None,
-        )
+        with progress.progress() as report:
+            the_plan, result = operations.sync(
+                desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
+                progress=report, on_plan=lambda p: show_plan(tree, p) if not p.in_sync or dry_run else None,
+            )
     if output is OutputFormat.JSON:
         jsonout.emit(jsonout.sync(tree, the_plan, result))
     elif result is not None:

@@ -69,10 +69,6 @@ def _detail(service: ServicePlan) -> str:
         if service.current_replicas != service.desired_replicas else f"{service.desired_replicas} replicas"
 
 
-def progress(service: str, message: str) -> None:
-    console.stderr().print(f"{escape(service)}: {escape(message)}")
-
-
 def sync_result(result: SyncResult) -> None:
     out = console.stdout()
     if result.result == "noop" and all(s.outcome is Outcome.UNCHANGED for s in result.services):

@@ -1,0 +1,49 @@
+"""Rollout progress on stderr: a live panel on a terminal, one plain line per event otherwise."""
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from rich.markup import escape
+
+from gitdeploy.output import console
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[str, str], None]]:
+    if not sys.stderr.isatty():
+        yield _plain
+        return
+    from rich.live import Live
+    from rich.table import Table
+
+    latest: dict[str, str] = {}
+    lock = threading.Lock()
+    live: list[Live] = []   # started at the first event, after the plan is on the screen
+
+    def render() -> Table:
+        table = Table.grid(padding=(0, 2))
+        for service, message in sorted(latest.items()):
+            table.add_row(f"[bold]{escape(service)}[/]", escape(message))
+        return table
+
+    def update(service: str, message: str) -> None:
+        with lock:
+            latest[service] = message
+            if not live:
+                live.append(Live(render(), console=console.stderr(), refresh_per_second=8,
+                                 redirect_stdout=False, redirect_stderr=False))
+                live[0].start()
+            live[0].update(render())
+
+    try:
+        yield update
+    finally:
+        if live:
+            live[0].stop()
+
+
+def _plain(service: str, message: str) -> None:
+    console.stderr().print(f"{escape(service)}: {escape(message)}")
