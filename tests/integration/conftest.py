@@ -45,6 +45,8 @@ def remove_project(api, project: str) -> None:
         api.remove_container(container["Id"], force=True)
     for network in api.networks(filters={"label": f"{PROJECT_LABEL}={project}"}):
         api.remove_network(network["Id"])
+    for volume in api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"}).get("Volumes") or []:
+        api.remove_volume(volume["Name"])
 
 
 @pytest.fixture
