@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the benchmarks: gitdeploy against its peers on the same workload, in one run.
-#   bench/run.sh            # bench/sync_vs_compose.py with its defaults
+#   bench/run.sh   # sync vs docker-compose, then rollouts vs Docker Swarm
+# (a single-node swarm on 127.0.0.1 is initialised for the second and left again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -11,4 +12,6 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   echo "bench: installing docker-compose (Debian package)" >&2
   apt_install docker-compose
 fi
-exec .venv/bin/python bench/sync_vs_compose.py "$@"
+.venv/bin/python bench/sync_vs_compose.py
+echo
+.venv/bin/python bench/rollout_vs_swarm.py

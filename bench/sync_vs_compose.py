@@ -40,6 +40,9 @@ def remove_label(label: str) -> None:
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True, text=True).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], check=True, capture_output=True)
+    vols = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label={label}"], capture_output=True, text=True).stdout.split()
+    if vols:
+        subprocess.run(["docker", "volume", "rm", *vols], check=True, capture_output=True)
     nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"label={label}"], capture_output=True, text=True).stdout.split()
     if nets:
         subprocess.run(["docker", "network", "rm", *nets], check=True, capture_output=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,7 +36,7 @@ from gitdeploy.core.units import format_duration
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError
 
-TICK = 0.25  # seconds between looks at replicas being watched
+TICK = 0.1  # seconds between looks at replicas being watched (one inspect each, a few ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,40 +68,64 @@ class Rollout:
     # -- the rollout ------------------------------------------------------
 
     def run(self) -> RolloutReport:
+        # Starts within a batch, and removals of replaced replicas, run on a small
+        # pool: a replaced replica blocks nothing, so the next batch need not wait
+        # for it to stop. Every removal is joined before the rollout reports.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"rollout-{self.spec.name}") as pool:
+            self._pool = pool
+            self._removals: list[Future] = []
+            report = self._run()
+            self._join_removals()
+            return report
+
+    def _run(self) -> RolloutReport:
         deadline = self.clock() + self.policy.progress_deadline
         starting = [w for w in self.service.work if any(isinstance(s, StartReplica) for s in w.steps)]
         fresh = [w for w in starting if not _olds(w)]
         replacing = [w for w in starting if _olds(w)]
         removals = [w for w in self.service.work if w not in starting]
         batches = ([fresh] if fresh else []) + _chunks(replacing, self.policy.parallelism)
+        stop_first = self.policy.order == "stop-first"
+        want = self.spec.template_hash()
+        watcher = Watcher(self, self.spec)
 
-        done: list[tuple[int, str]] = []   # (slot, new replica) whose old replica is gone
+        done: list[tuple[int, str]] = []          # (slot, new replica) whose old replica is gone
+        in_flight: list[tuple[list[SlotWork], list[tuple[int, str]]]] = []
+
+        def retire_ready() -> None:
+            # A batch whose replicas are all ready releases its old replicas.
+            for batch, started in list(in_flight):
+                if all(watcher.ready(name) for _, name in started):
+                    if not stop_first:
+                        self._remove_later([r for w in batch for r in _olds(w) if r.template_hash != want])
+                    done.extend(started)
+                    in_flight.remove((batch, started))
+
         for number, batch in enumerate(batches, 1):
             if len(batches) > 1:
                 self.report(f"batch {number}/{len(batches)}: slots {', '.join(str(w.slot) for w in batch)}")
-            stop_first = self.policy.order == "stop-first"
             # A stale replica of the *same* revision (stopped, unhealthy) serves
             # nothing and holds the new one's name: it always goes first.
-            want = self.spec.template_hash()
             self._remove([r for w in batch for r in _olds(w) if stop_first or r.template_hash == want])
-            started: list[tuple[int, str]] = []
-            failure = None
-            for work in batch:
-                try:
-                    started.append((work.slot, self._start(self.spec, work.slot, self.commit, _reason(work))))
-                except GitDeployError as exc:
-                    failure = Failure(f"slot {work.slot}", exc.message)
-                    break
-            failure = failure or self._wait_ready([name for _, name in started], self.spec, deadline)
+            started, failure = self._start_all(self.spec, [(w.slot, _reason(w)) for w in batch], self.commit)
+            in_flight.append((batch, started))
+            watcher.add([name for _, name in started])
+            last = number == len(batches)
+            if not failure:
+                # start-first: the next batch may start once this one is healthy
+                # (its old replicas stay until it is ready, so the floor holds; at
+                # most two batches are surging). stop-first: wait until ready.
+                newest = [name for _, name in started]
+                until = (lambda: not in_flight) if (stop_first or last) else (
+                    lambda: all(watcher.healthy(n) for n in newest))
+                failure = watcher.wait(until, deadline, retire_ready)
             if failure:
-                lost = done + (started if stop_first else [])
-                return self._fail(failure, started, lost, batch if stop_first else [])
-            if not stop_first:
-                self._remove([r for w in batch for r in _olds(w) if r.template_hash != want])
-            done += started
-            if number < len(batches) and self.policy.delay:
+                unready = [s for _, started_ in in_flight for s in started_]
+                lost = done + (unready if stop_first else [])
+                return self._fail(failure, unready, lost, batch if stop_first else [])
+            if not last and self.policy.delay:
                 self.sleep(self.policy.delay)
-        self._remove([step.replica for w in removals for step in w.steps if isinstance(step, RemoveReplica)])
+        self._remove_later([step.replica for w in removals for step in w.steps if isinstance(step, RemoveReplica)])
         return RolloutReport("applied", _summary(self.service))
 
     # -- failure and rollback ---------------------------------------------
@@ -112,6 +137,7 @@ class Rollout:
         if self.policy.failure_action == "pause":
             return RolloutReport("paused", f"{what}; rollout paused (failureAction: pause), nothing rolled back", failure)
 
+        self._join_removals()
         self._remove_named([name for _, name in unready])
         previous = self._previous_spec()
         if previous is None:
@@ -129,8 +155,11 @@ class Rollout:
         # Slots whose old replica was stopped by stop-first but whose new one never became ready.
         restore_slots = sorted(set(new_in_slot) | {w.slot for w in stopped_batch})
         for batch in _chunks(restore_slots, self.policy.parallelism):
-            restored = [self._start(previous, slot, commit, "rollback") for slot in batch]
-            again = self._wait_ready(restored, previous, deadline)
+            started, again = self._start_all(previous, [(slot, "rollback") for slot in batch], commit)
+            if not again:
+                watcher = Watcher(self, previous)
+                watcher.add([name for _, name in started])
+                again = watcher.wait(lambda: all(watcher.ready(n) for _, n in started), deadline)
             if again:
                 return RolloutReport("failed", f"{what}; rollback failed too: replica {again.replica} {again.reason}",
                                      failure)
@@ -154,44 +183,6 @@ class Rollout:
         commits = [r.commit for w in self.service.work for r in _olds(w) if r.commit]
         return Counter(commits).most_common(1)[0][0] if commits else self.commit
 
-    # -- waiting ----------------------------------------------------------
-
-    def _wait_ready(self, names: list[str], spec: ServiceSpec, deadline: float) -> Failure | None:
-        if not names:
-            return None
-        now = self.clock()
-        watches = {name: ReplicaWatch(spec.health, self.policy.monitor, now) for name in names}
-        probe_due = {name: now for name in names}
-        said: dict[str, str] = {}
-        while True:
-            now = self.clock()
-            changed = []
-            for name, watch in watches.items():
-                if watch.last.verdict is Verdict.READY:
-                    continue
-                seen = self.engine.inspect_replica(name)
-                passed = None
-                if watch.probed_by_gitdeploy and now >= probe_due[name]:
-                    passed = probes.probe(spec.health, seen.address)
-                    probe_due[name] = now + spec.health.interval
-                verdict = watch.observe(seen, now, passed)
-                if verdict.verdict is Verdict.FAILED:
-                    return Failure(name, verdict.reason, self._detail(name, seen.health_output))
-                if said.get(name) != verdict.reason:
-                    said[name] = verdict.reason
-                    changed.append(name)
-            ready = sum(w.last.verdict is Verdict.READY for w in watches.values())
-            for name in changed:
-                self.report(f"ready {ready}/{len(watches)}: {name} {said[name]}")
-            if ready == len(watches):
-                return None
-            if now >= deadline:
-                waiting = next(n for n, w in watches.items() if w.last.verdict is not Verdict.READY)
-                return Failure(waiting, f"was not ready within the progress deadline "
-                                        f"({format_duration(self.policy.progress_deadline)}): {watches[waiting].last.reason}",
-                               self._detail(waiting, ""))
-            self.sleep(TICK)
-
     def _detail(self, name: str, health_output: str) -> str:
         parts = []
         if health_output:
@@ -203,10 +194,36 @@ class Rollout:
 
     # -- engine steps -----------------------------------------------------
 
-    def _start(self, spec: ServiceSpec, slot: int, commit: str, why: str) -> str:
-        name = self.engine.start_replica(self.project, commit, spec, slot)
-        self.report(f"started {name} ({why})")
-        return name
+    def _start_all(self, spec: ServiceSpec, slots: list[tuple[int, str]], commit: str
+                   ) -> tuple[list[tuple[int, str]], Failure | None]:
+        """Starts one replica per (slot, why) in parallel: what started, and the first failure."""
+        def start(slot: int, why: str) -> str:
+            name = self.engine.start_replica(self.project, commit, spec, slot)
+            self.report(f"started {name} ({why})")
+            return name
+
+        futures = [(slot, self._pool.submit(start, slot, why)) for slot, why in slots]
+        started, failure = [], None
+        for slot, future in futures:
+            try:
+                started.append((slot, future.result()))
+            except GitDeployError as exc:
+                failure = failure or Failure(f"slot {slot}", exc.message)
+        return started, failure
+
+    def _remove_later(self, replicas: list[ObservedReplica]) -> None:
+        def remove(replica: ObservedReplica) -> None:
+            self.engine.remove_replica(replica)
+            self.report(f"removed {replica.name}")
+
+        self._removals += [self._pool.submit(remove, r) for r in replicas]
+
+    def _join_removals(self) -> None:
+        """Waits for background removals; the first error among them is raised (the service failed)."""
+        pending, self._removals = self._removals, []
+        errors = [f.exception() for f in pending if f.exception() is not None]
+        if errors:
+            raise errors[0]
 
     def _remove(self, replicas: list[ObservedReplica]) -> None:
         for replica in replicas:
@@ -217,6 +234,72 @@ class Rollout:
         for name in names:
             self.engine.remove_replica(_named(name))
             self.report(f"removed {name}")
+
+
+class Watcher:
+    """Watches new replicas of one spec until a condition holds: one inspect per replica per tick.
+
+    Watches persist across batches, so a replica's monitor clock keeps running
+    while the next batch starts.
+    """
+
+    def __init__(self, rollout: Rollout, spec: ServiceSpec) -> None:
+        self.rollout, self.spec = rollout, spec
+        self.watches: dict[str, ReplicaWatch] = {}
+        self.probe_due: dict[str, float] = {}
+        self.said: dict[str, str] = {}
+
+    def add(self, names: list[str]) -> None:
+        now = self.rollout.clock()
+        for name in names:
+            self.watches[name] = ReplicaWatch(self.spec.health, self.rollout.policy.monitor, now)
+            self.probe_due[name] = now
+
+    def ready(self, name: str) -> bool:
+        return self.watches[name].last.verdict is Verdict.READY
+
+    def healthy(self, name: str) -> bool:
+        return self.ready(name) or self.watches[name].healthy
+
+    def wait(self, until: Callable[[], bool], deadline: float,
+             after_tick: Callable[[], None] = lambda: None) -> Failure | None:
+        rollout = self.rollout
+        while True:
+            failure = self._tick()
+            if failure:
+                return failure
+            after_tick()
+            if until():
+                return None
+            if rollout.clock() >= deadline:
+                waiting = next(n for n, w in self.watches.items() if w.last.verdict is not Verdict.READY)
+                return Failure(waiting, f"was not ready within the progress deadline "
+                                        f"({format_duration(rollout.policy.progress_deadline)}): "
+                                        f"{self.watches[waiting].last.reason}", rollout._detail(waiting, ""))
+            rollout.sleep(TICK)
+
+    def _tick(self) -> Failure | None:
+        rollout, check = self.rollout, self.spec.health
+        now = rollout.clock()
+        changed = []
+        for name, watch in self.watches.items():
+            if watch.last.verdict is Verdict.READY:
+                continue
+            seen = rollout.engine.inspect_replica(name)
+            passed = None
+            if watch.probed_by_gitdeploy and now >= self.probe_due[name]:
+                passed = probes.probe(check, seen.address)
+                self.probe_due[name] = now + check.interval
+            verdict = watch.observe(seen, now, passed)
+            if verdict.verdict is Verdict.FAILED:
+                return Failure(name, verdict.reason, rollout._detail(name, seen.health_output))
+            if self.said.get(name) != verdict.reason:
+                self.said[name] = verdict.reason
+                changed.append(name)
+        ready = sum(w.last.verdict is Verdict.READY for w in self.watches.values())
+        for name in changed:
+            rollout.report(f"ready {ready}/{len(self.watches)}: {name} {self.said[name]}")
+        return None
 
 
 def _olds(work: SlotWork) -> list[ObservedReplica]:

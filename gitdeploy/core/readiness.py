@@ -82,11 +82,16 @@ class ReplicaWatch:
             return Readiness(Verdict.WAITING, "waiting for a passing health check")
         if self.healthy_since is None:
             self.healthy_since = now
-        held = now - self.healthy_since
-        if held >= self.monitor:
+        if now - self.healthy_since >= self.monitor:
             return Readiness(Verdict.READY, "ready")
         what = "healthy" if (self.check or probe.health) else "running"
-        return Readiness(Verdict.WAITING, f"{what} for {held:.1f}s of {self.monitor:g}s monitor")
+        # A stable text (no running clock): progress reports each change once.
+        return Readiness(Verdict.WAITING, f"{what}, monitored for {self.monitor:g}s")
+
+    @property
+    def healthy(self) -> bool:
+        """Passing its checks now (ready or still being monitored)."""
+        return self.healthy_since is not None and self.last.verdict is not Verdict.FAILED
 
     def _healthy(self, probe: ReplicaProbe, now: float, probe_ok: bool | None) -> bool | Readiness:
         if self.probed_by_gitdeploy:

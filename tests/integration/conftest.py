@@ -79,31 +79,3 @@ def containers(api, project: str, service: str | None = None) -> list[dict]:
 def ids(api, project: str, service: str | None = None) -> list[str]:
     return [c["Id"] for c in containers(api, project, service)]
 
-
-class HealthSampler:
-    """Counts, every 0.2 s while a rollout runs, the service's replicas the engine reports healthy."""
-
-    def __init__(self, project: str, service: str) -> None:
-        import threading
-
-        import docker
-
-        self.samples: list[int] = []
-        self._api = docker.from_env().api
-        self._filters = {"label": [f"{PROJECT_LABEL}={project}", f"io.gitdeploy.service={service}"]}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            rows = self._api.containers(filters=self._filters)
-            self.samples.append(sum(r["State"] == "running" and r["Status"].endswith("(healthy)") for r in rows))
-            self._stop.wait(0.2)
-
-    def __enter__(self) -> "HealthSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.conftest import HealthSampler, containers, gitdeploy, ids
+from tests.integration.conftest import containers, gitdeploy, ids
+from tests.sampling import HealthSampler
 
 EXEC_CHECK = {"exec": ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/healthz"], "interval": "1s", "timeout": "1s",
               "retries": 2}
@@ -28,7 +29,7 @@ def test_start_first_rolling_update_never_drops_below_the_replica_count(api, pro
     assert deploy(repo, "gitdeploy-test/app:v1", **spec).returncode == 0
     assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 4
 
-    with HealthSampler(project, "web") as sampler:
+    with HealthSampler.of_service(project, "web") as sampler:
         result = deploy(repo, "gitdeploy-test/app:v2", **spec)
     assert result.returncode == 0, result.stderr
     assert images(api, project, "web") == ["gitdeploy-test/app:v2"] * 4
@@ -41,7 +42,7 @@ def test_a_failing_health_check_is_rolled_back_without_losing_capacity(api, proj
     assert deploy(repo, "gitdeploy-test/app:v1", **spec).returncode == 0
     before = ids(api, project, "web")
 
-    with HealthSampler(project, "web") as sampler:
+    with HealthSampler.of_service(project, "web") as sampler:
         result = deploy(repo, "gitdeploy-test/app:v3", **spec)
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"✗ web update rolled back: revision 2: replica {project}-web-1-" in result.stdout
@@ -55,7 +56,7 @@ def test_stop_first_rollback_of_a_crashing_version_keeps_the_floor(api, project,
     spec = dict(replicas=3, healthCheck=EXEC_CHECK, update={"order": "stop-first", "monitor": "1s"})
     assert deploy(repo, "gitdeploy-test/app:v1", **spec).returncode == 0
 
-    with HealthSampler(project, "web") as sampler:
+    with HealthSampler.of_service(project, "web") as sampler:
         result = deploy(repo, "gitdeploy-test/app:v4", **spec)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "exited with code 1" in result.stdout or "crashed and was restarted" in result.stdout
