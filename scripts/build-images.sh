@@ -82,6 +82,20 @@ build_test() {
   done
   files_for_image() { :; }
   image gitdeploy-test/app:v4 '["/bin/sh", "-c", "echo v4 starting; echo v4 cannot start: missing config >&2; exit 1"]'
+  # v2-hc and v3-hc carry an image HEALTHCHECK (docker import cannot set one;
+  # docker commit can): for services that declare no healthCheck of their own.
+  with_healthcheck gitdeploy-test/app:v2 gitdeploy-test/app:v2-hc
+  with_healthcheck gitdeploy-test/app:v3 gitdeploy-test/app:v3-hc
+}
+
+with_healthcheck() { # with_healthcheck SOURCE TARGET
+  if [ "$force" = 0 ] && docker image inspect "$2" >/dev/null 2>&1; then return 0; fi
+  local base
+  base=$(docker create "$1")
+  docker commit --change 'HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/healthz"]' \
+    "$base" "$2" >/dev/null
+  docker rm "$base" >/dev/null
+  echo "built $2" >&2
 }
 
 case "$what" in

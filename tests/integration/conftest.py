@@ -31,7 +31,7 @@ def api():
         client.ping()
     except Exception as exc:  # noqa: BLE001 - any failure here means the same thing
         pytest.fail(f"no Docker engine reachable ({exc}); run scripts/ensure-engine.sh", pytrace=False)
-    for tag in ("v1", "v2", "v3", "v4"):
+    for tag in ("v1", "v2", "v3", "v4", "v2-hc", "v3-hc"):
         try:
             client.api.inspect_image(f"gitdeploy-test/app:{tag}")
         except docker.errors.ImageNotFound:

@@ -1,7 +1,8 @@
 """Health-gated rolling updates and automatic rollback, on a real engine.
 
 Images: v1 and v2 are good, v3 fails its health check (no /healthz), v4 exits
-at once. Every manifest uses 1 s health intervals and a 1 s monitor.
+at once; v2-hc and v3-hc are v2 and v3 with an image HEALTHCHECK. Every
+manifest uses 1 s health intervals and a 1 s monitor.
 """
 from __future__ import annotations
 
@@ -102,3 +103,12 @@ def test_failure_action_pause_leaves_everything_for_inspection(api, project, rep
     assert result.returncode == 1
     assert "rollout paused (failureAction: pause), nothing rolled back" in result.stdout
     assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 2 + ["gitdeploy-test/app:v3"]
+
+
+def test_without_a_health_check_the_images_own_healthcheck_gates_the_rollout(api, project, repo):
+    assert deploy(repo, "gitdeploy-test/app:v1", replicas=2).returncode == 0
+    good = deploy(repo, "gitdeploy-test/app:v2-hc", replicas=2)
+    assert good.returncode == 0 and "healthy, monitored for 1s" in good.stderr
+    bad = deploy(repo, "gitdeploy-test/app:v3-hc", replicas=2)
+    assert bad.returncode == 3 and "health check reported unhealthy" in bad.stdout
+    assert images(api, project, "web") == ["gitdeploy-test/app:v2-hc"] * 2
