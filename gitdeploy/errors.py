@@ -15,7 +15,7 @@ class ExitCode(IntEnum):
     ERROR = 1             # any error: bad input, engine, git, a failed service
     CHANGES_PENDING = 2   # `diff`: the engine differs from the manifests
     ROLLED_BACK = 3       # a rollout failed its health checks and was rolled back
-    LOCK_HELD = 4         # reserved: another run holds the project's lock
+    LOCK_HELD = 4         # another run holds the project's lock
 
 
 class GitDeployError(Exception):
@@ -73,3 +73,9 @@ class NotOwned(GitDeployError):
 
 class NotFound(GitDeployError):
     """A service or revision the user named does not exist."""
+
+
+class LockHeld(GitDeployError):
+    """Another run holds the project's lock on this engine."""
+
+    exit_code = ExitCode.LOCK_HELD

@@ -56,13 +56,20 @@ def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_fai
 
 
 def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: bool = False,
-         retry_failed: bool = False, progress: Progress = lambda s, m: None,
+         retry_failed: bool = False, lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
          on_plan: Callable[[Plan], None] = lambda p: None) -> tuple[Plan, SyncResult | None]:
+    """Plan and apply. Changes happen under the project's engine lock; a pass
+    with nothing to change takes no lock (it changes nothing), so the
+    unattended no-op stays one container listing."""
     the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
-    on_plan(the_plan)
-    if dry_run:
-        return the_plan, None
-    return the_plan, apply_plan(the_plan, engine, progress=progress)
+    if dry_run or the_plan.in_sync:
+        on_plan(the_plan)
+        return the_plan, None if dry_run else apply_plan(the_plan, engine, progress=progress)
+    with engine.lock(desired.project, lock_timeout):
+        # Read again under the lock: another run may have converged meanwhile.
+        the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
+        on_plan(the_plan)
+        return the_plan, apply_plan(the_plan, engine, progress=progress)
 
 
 def status(desired: DesiredState, engine: Engine) -> tuple[ServiceStatus, ...]:
@@ -77,7 +84,13 @@ def history(desired: DesiredState, engine: Engine, service: str | None = None) -
 
 
 def rollback(desired: DesiredState, engine: Engine, service: str, to: int | None = None,
-             progress: Progress = lambda s, m: None) -> tuple[Plan, SyncResult]:
+             lock_timeout: float = 0.0, progress: Progress = lambda s, m: None) -> tuple[Plan, SyncResult]:
+    with engine.lock(desired.project, lock_timeout):
+        return _rollback(desired, engine, service, to, progress)
+
+
+def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | None,
+              progress: Progress) -> tuple[Plan, SyncResult]:
     """Pin `service` to an earlier revision and roll it out, health-gated like any rollout.
 
     The pin lives on the engine, so the next sync (cron, CI, watch) leaves the
@@ -132,3 +145,12 @@ def _declared(desired: DesiredState, service: str):
         raise NotFound(f"no service '{service}' in project {desired.project} at commit {desired.commit[:12]}",
                        hint="give the name of a declared service (gitdeploy status lists them)")
     return spec
+
+
+def unlock(desired: DesiredState, engine: Engine):
+    """Breaks the project's lock (for a holder that is gone); returns who held it."""
+    return engine.unlock(desired.project)
+
+
+def lock_holder(desired: DesiredState, engine: Engine):
+    return engine.lock_holder(desired.project)

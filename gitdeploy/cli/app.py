@@ -11,9 +11,10 @@ from gitdeploy.cli.history import history
 from gitdeploy.cli.rollback import rollback
 from gitdeploy.cli.status import status
 from gitdeploy.cli.sync import sync
+from gitdeploy.cli.unlock import unlock
 from gitdeploy.cli.validate import validate
 
-EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff); 3 a rollout failed and was rolled back."""
+EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff); 3 a rollout failed and was rolled back; 4 another run holds the project's lock."""
 
 app = typer.Typer(
     name="gitdeploy",
@@ -28,6 +29,7 @@ app.command()(sync)
 app.command()(status)
 app.command()(history)
 app.command()(rollback)
+app.command()(unlock)
 
 
 def _version(value: bool) -> None:

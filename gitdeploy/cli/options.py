@@ -32,6 +32,9 @@ Output = Annotated[OutputFormat, typer.Option(
     help="text for people; json prints one JSON document on stdout (logs stay on stderr).")]
 Verbose = Annotated[bool, typer.Option(
     "--verbose", "-v", envvar="GITDEPLOY_VERBOSE", help="Show tracebacks of errors.")]
+LockTimeout = Annotated[float, typer.Option(
+    "--lock-timeout", envvar="GITDEPLOY_LOCK_TIMEOUT", min=0,
+    help="Seconds to wait for another run's lock on the project; then exit 4. Default 0: do not wait.")]
 Prune = Annotated[bool, typer.Option(
     "--prune/--no-prune", envvar="GITDEPLOY_PRUNE",
     help="Remove services that are no longer declared (only ever objects labelled with this project).")]

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
 from gitdeploy.errors import ExitCode
 
 
@@ -16,13 +16,14 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
                                                          "last deployed revision before the running one.")] = None,
              clear: Annotated[bool, typer.Option("--clear", envvar="GITDEPLOY_CLEAR",
                                                  help="Remove the pin: the next sync rolls out what Git declares.")] = False,
-             repo: Repo = ".", ref: Ref = None, path: Path = None,
+             repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
              output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Roll SERVICE back to an earlier revision, health-gated, and pin it there.
 
     The pin is kept on the engine: later syncs leave the service alone (status shows it OutOfSync, rolled back)
     until Git declares something else for it, or `gitdeploy rollback SERVICE --clear`.
-    Exit 0 on success, 3 if the earlier revision failed its health checks (the running one is restored), 1 on error.
+    Exit 0 on success, 3 if the earlier revision failed its health checks (the running one is restored),
+    4 if another run holds the project's lock, 1 on error.
     """
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
@@ -40,7 +41,8 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
                 text.console.stdout().print(message)
             return
         with progress.progress() as report:
-            the_plan, result = operations.rollback(desired, docker_engine(), service, to, progress=report)
+            the_plan, result = operations.rollback(desired, docker_engine(), service, to,
+                                                   lock_timeout=lock_timeout, progress=report)
     if output is OutputFormat.JSON:
         jsonout.emit(jsonout.sync(revision, the_plan, result))
     else:

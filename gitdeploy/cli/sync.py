@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, rendered_errors
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -18,11 +18,14 @@ RetryFailed = Annotated[bool, typer.Option(
 
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
+         lock_timeout: LockTimeout = 0.0,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
     Only changed services are touched. A rollout whose new replicas fail their health checks is rolled back.
-    Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 1 on any other error.
+    Changes are made under the project's lock on the engine: one run at a time, from any machine.
+    Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 4 when another run holds
+    the lock, 1 on any other error.
     """
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
@@ -34,6 +37,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
         with progress.progress() as report:
             the_plan, result = operations.sync(
                 desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
+                lock_timeout=lock_timeout,
                 progress=report, on_plan=lambda p: show_plan(tree, p) if not p.in_sync or dry_run else None,
             )
     if output is OutputFormat.JSON:

@@ -20,6 +20,12 @@ AT = PREFIX + "at"
 IMAGE = PREFIX + "image"
 MESSAGE = PREFIX + "message"
 GIT_HASH = PREFIX + "git-hash"
+# The lock carries LOCK=<project>, deliberately not PROJECT: it is no replica.
+LOCK = PREFIX + "lock"
+LOCK_ID = PREFIX + "lock-id"
+HOLDER_HOST = PREFIX + "holder-host"
+HOLDER_PID = PREFIX + "holder-pid"
+HOLDER_COMMAND = PREFIX + "holder-command"
 
 
 def network_name(project: str) -> str:
@@ -30,6 +36,10 @@ def replica_name(project: str, service: str, slot: int, template_hash: str) -> s
     # The hash is part of the name so that an old and a new revision of the same
     # slot can coexist during a start-first rolling update.
     return f"{project}-{service}-{slot}-{template_hash[:7]}"
+
+
+def lock_name(project: str) -> str:
+    return f"gitdeploy-lock-{project}"
 
 
 def history_record_name(project: str, service: str, revision: int, event: str, millis: int) -> str:

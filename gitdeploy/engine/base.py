@@ -47,3 +47,12 @@ class Engine(Protocol):
 
     def append_history(self, project: str, event: RevisionEvent) -> None:
         """Record one event. Records are never changed afterwards, only added."""
+
+    def lock(self, project: str, timeout: float = 0.0):
+        """A context manager holding the project's lock on this engine; raises LockHeld after `timeout` s."""
+
+    def unlock(self, project: str):
+        """Breaks the project's lock whoever holds it; returns who held it (or None)."""
+
+    def lock_holder(self, project: str):
+        """Who holds the project's lock (host, pid, command, since, lease), or None."""

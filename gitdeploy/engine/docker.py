@@ -225,6 +225,33 @@ class DockerEngine:
             return ""
 
 
+    # -- one run at a time ---------------------------------------------------
+
+    @contextmanager
+    def lock(self, project: str, timeout: float = 0.0) -> Iterator[None]:
+        from gitdeploy.engine.docker_lock import EngineLock
+
+        held = EngineLock(self._api, project, timeout=timeout)
+        with translated_errors(f"locking project {project}"):
+            held.acquire()
+        try:
+            yield
+        finally:
+            with translated_errors(f"unlocking project {project}"):
+                held.release()
+
+    def lock_holder(self, project: str):
+        from gitdeploy.engine.docker_lock import read_lock
+
+        with translated_errors(f"reading the lock of project {project}"):
+            return read_lock(self._api, project)
+
+    def unlock(self, project: str):
+        from gitdeploy.engine.docker_lock import break_lock
+
+        with translated_errors(f"unlocking project {project}"):
+            return break_lock(self._api, project)
+
     # -- history: one labelled volume per event ----------------------------
     # Volumes because they are cheap, listable by label in one call, live on
     # the engine (so history survives ephemeral CI runners and is shared by

@@ -93,8 +93,10 @@ def test_a_rollout_killed_half_way_is_finished_by_the_next_sync(api, project, re
     repo.service("web", image="gitdeploy-test/app:v2", replicas=3, healthCheck=CHECK, update={"monitor": "2s"})
     repo.commit("web v2")
 
+    # A short lease, so the lock the killed run leaves behind expires quickly.
     run = subprocess.Popen([sys.executable, "-m", "gitdeploy", "sync", "--repo", str(repo.root)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "GITDEPLOY_LOCK_LEASE": "2"})
     deadline = time.monotonic() + 60
     while "gitdeploy-test/app:v2" not in images(api, project) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -104,7 +106,7 @@ def test_a_rollout_killed_half_way_is_finished_by_the_next_sync(api, project, re
     half_way = images(api, project)
     assert "gitdeploy-test/app:v2" in half_way and "gitdeploy-test/app:v1" in half_way, half_way
 
-    result = gitdeploy("sync", "--repo", str(repo.root))
+    result = gitdeploy("sync", "--repo", str(repo.root), "--lock-timeout", "20")
     assert result.returncode == 0, result.stdout + result.stderr
     web = containers(api, project, "web")
     assert sorted(c["Image"] for c in web) == ["gitdeploy-test/app:v2"] * 3

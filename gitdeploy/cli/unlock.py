@@ -1,0 +1,44 @@
+"""`gitdeploy unlock`: break a project's lock whose holder is gone."""
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from gitdeploy.cli.engine import docker_engine
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.errors import GitDeployError
+
+
+def unlock(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_YES",
+                                             help="Do not ask for confirmation (needed when not on a terminal).")] = False,
+           repo: Repo = ".", ref: Ref = None, path: Path = None,
+           output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """Remove the project's lock on the engine, for the rare run killed without its lease expiring.
+
+    A lock whose lease expired (30 s after its holder stopped renewing) is taken over by the next run anyway.
+    Only use this when you know the holder is gone: two runs at once can undo each other's work.
+    """
+    from gitdeploy import operations
+    from gitdeploy.output import jsonout, text
+
+    with rendered_errors(output, verbose):
+        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
+        engine = docker_engine()
+        holder = operations.lock_holder(desired, engine)
+        if holder is None:
+            message = f"project {desired.project} is not locked"
+        else:
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise GitDeployError(f"project {desired.project} is locked by {holder.describe()}; "
+                                         "refusing to unlock without confirmation", hint="add --yes")
+                typer.confirm(f"Remove the lock of {desired.project} held by {holder.describe()}?", abort=True)
+            operations.unlock(desired, engine)
+            message = f"removed the lock of {desired.project} held by {holder.describe()}"
+    if output is OutputFormat.JSON:
+        jsonout.emit({"project": desired.project, "unlocked": holder is not None,
+                      "holder": holder.describe() if holder else None})
+    else:
+        text.console.stdout().print(message)
