@@ -67,7 +67,7 @@ _OUTCOMES = {"applied": Outcome.APPLIED, "rolled_back": Outcome.ROLLED_BACK,
 
 
 def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: None,
-               workers: int = DEFAULT_WORKERS) -> SyncResult:
+               workers: int = DEFAULT_WORKERS, should_abort: Callable[[], str | None] = lambda: None) -> SyncResult:
     if plan.in_sync:
         return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
     # (HELD services have no work: they surface through _untouched as rolled back.)
@@ -87,9 +87,10 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
                 report(service.name, f"removed {step.replica.name} ({step.reason})")
             return ServiceResult(service.name, service.action, Outcome.APPLIED,
                                  f"{len(service.steps)} removed")
-        outcome = Rollout(plan.project, service, engine, lambda m: report(service.name, m)).run()
+        outcome = Rollout(plan.project, service, engine, lambda m: report(service.name, m),
+                          should_abort=should_abort).run()
         event = _event_of(service, outcome.outcome, outcome.message)
-        if event is not None:
+        if event is not None and not (outcome.failure and outcome.failure.abandoned):
             engine.append_history(plan.project, event)
         failure = outcome.failure
         message = outcome.message

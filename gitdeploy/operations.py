@@ -57,7 +57,8 @@ def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_fai
 
 def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: bool = False,
          retry_failed: bool = False, lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
-         on_plan: Callable[[Plan], None] = lambda p: None) -> tuple[Plan, SyncResult | None]:
+         on_plan: Callable[[Plan], None] = lambda p: None,
+         should_abort: Callable[[], str | None] = lambda: None) -> tuple[Plan, SyncResult | None]:
     """Plan and apply. Changes happen under the project's engine lock; a pass
     with nothing to change takes no lock (it changes nothing), so the
     unattended no-op stays one container listing."""
@@ -69,7 +70,7 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
         # Read again under the lock: another run may have converged meanwhile.
         the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
         on_plan(the_plan)
-        return the_plan, apply_plan(the_plan, engine, progress=progress)
+        return the_plan, apply_plan(the_plan, engine, progress=progress, should_abort=should_abort)
 
 
 def status(desired: DesiredState, engine: Engine) -> tuple[ServiceStatus, ...]:

@@ -44,6 +44,7 @@ class Failure:
     replica: str
     reason: str
     detail: str = ""     # health-check output and log tail of the failed replica
+    abandoned: bool = False  # given up (a newer commit), not proven bad: not remembered as failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +59,16 @@ Report = Callable[[str], None]
 
 class Rollout:
     def __init__(self, project: str, service: ServicePlan, engine: Engine, report: Report,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 should_abort: Callable[[], str | None] = lambda: None) -> None:
         assert service.spec is not None
         self.project, self.commit, self.service, self.engine = project, service.commit, service, engine
         self.spec: ServiceSpec = service.spec
         self.policy: UpdatePolicy = service.spec.update
         self.report, self.clock, self.sleep = report, clock, sleep
+        # Asked while waiting for new replicas: a reason (e.g. a newer commit
+        # landed) makes the rollout give up and roll back, as a failure would.
+        self.should_abort = should_abort
 
     # -- the rollout ------------------------------------------------------
 
@@ -271,6 +276,13 @@ class Watcher:
             after_tick()
             if until():
                 return None
+            # Only a rollout stuck on health is given up for a newer commit; one
+            # whose replicas pass their checks and are only being monitored goes on.
+            stuck = next((n for n in self.watches if not self.healthy(n)), None)
+            if stuck is not None:
+                abort = rollout.should_abort()
+                if abort:
+                    return Failure(stuck, f"was abandoned: {abort}", abandoned=True)
             if rollout.clock() >= deadline:
                 waiting = next(n for n, w in self.watches.items() if w.last.verdict is not Verdict.READY)
                 return Failure(waiting, f"was not ready within the progress deadline "

@@ -12,6 +12,7 @@ from gitdeploy.cli.rollback import rollback
 from gitdeploy.cli.status import status
 from gitdeploy.cli.sync import sync
 from gitdeploy.cli.unlock import unlock
+from gitdeploy.cli.watch import watch
 from gitdeploy.cli.validate import validate
 
 EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff); 3 a rollout failed and was rolled back; 4 another run holds the project's lock."""
@@ -29,6 +30,7 @@ app.command()(sync)
 app.command()(status)
 app.command()(history)
 app.command()(rollback)
+app.command()(watch)
 app.command()(unlock)
 
 

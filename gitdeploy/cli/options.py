@@ -35,6 +35,10 @@ Verbose = Annotated[bool, typer.Option(
 LockTimeout = Annotated[float, typer.Option(
     "--lock-timeout", envvar="GITDEPLOY_LOCK_TIMEOUT", min=0,
     help="Seconds to wait for another run's lock on the project; then exit 4. Default 0: do not wait.")]
+Webhooks = Annotated[list[str] | None, typer.Option(
+    "--notify-webhook", envvar="GITDEPLOY_NOTIFY_WEBHOOK",
+    help="POST the JSON result here after a sync that did something or failed (repeatable). "
+         "A failing webhook is logged, never fails the sync.")]
 Prune = Annotated[bool, typer.Option(
     "--prune/--no-prune", envvar="GITDEPLOY_PRUNE",
     help="Remove services that are no longer declared (only ever objects labelled with this project).")]

@@ -6,7 +6,8 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, Webhooks,
+                                   rendered_errors)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -18,7 +19,7 @@ RetryFailed = Annotated[bool, typer.Option(
 
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
-         lock_timeout: LockTimeout = 0.0,
+         lock_timeout: LockTimeout = 0.0, notify_webhook: Webhooks = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
@@ -27,7 +28,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 4 when another run holds
     the lock, 1 on any other error.
     """
-    from gitdeploy import operations
+    from gitdeploy import notify, operations
     from gitdeploy.output import jsonout, progress, text
 
     show_plan = text.plan if output is OutputFormat.TEXT else (lambda tree, p: None)
@@ -40,9 +41,12 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
                 lock_timeout=lock_timeout,
                 progress=report, on_plan=lambda p: show_plan(tree, p) if not p.in_sync or dry_run else None,
             )
+    document = jsonout.sync(tree, the_plan, result)
     if output is OutputFormat.JSON:
-        jsonout.emit(jsonout.sync(tree, the_plan, result))
+        jsonout.emit(document)
     elif result is not None:
         text.sync_result(result)
+    if notify_webhook and result is not None and notify.worth_telling(document):
+        notify.notify(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.escape(m)}"))
     outcome = result.result if result is not None else "noop"
     raise typer.Exit(int({"failed": ExitCode.ERROR, "rolled_back": ExitCode.ROLLED_BACK}.get(outcome, ExitCode.OK)))

@@ -14,7 +14,7 @@ from gitdeploy.output import console
 @contextmanager
 def progress() -> Iterator[Callable[[str, str], None]]:
     if not sys.stderr.isatty():
-        yield _plain
+        yield plain
         return
     from rich.live import Live
     from rich.table import Table
@@ -45,5 +45,5 @@ def progress() -> Iterator[Callable[[str, str], None]]:
             live[0].stop()
 
 
-def _plain(service: str, message: str) -> None:
+def plain(service: str, message: str) -> None:
     console.stderr().print(f"{escape(service)}: {escape(message)}")

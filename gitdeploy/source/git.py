@@ -59,6 +59,11 @@ def resolve(repo: str, ref: str | None = None, path: str | None = None,
             raise SourceError(f"{repo} is not inside a Git repository",
                               hint="run `git init` and commit your manifests there, or pass --repo")
         if ref is None:
+            branches = _git(location, "for-each-ref", "--count=5", "--format=%(refname:short)", "refs/heads").stdout.split()
+            if branches:
+                head = _git(location, "symbolic-ref", "-q", "HEAD").stdout.strip() or "HEAD"
+                raise SourceError(f"the default branch of {shown} ({head}) does not exist",
+                                  hint=f"give --ref, e.g. --ref {branches[0]} (branches: {', '.join(branches)})")
             raise SourceError(f"{shown} has no commits yet", hint="commit your manifests first, then run again")
         raise SourceError(f"ref '{ref}' not found in {shown}",
                           hint="give a branch, tag or commit that exists there (git branch -a, git tag)")

@@ -90,3 +90,12 @@ def test_not_a_repo_empty_repo_and_bad_url(tmp_path):
         read_tree(str(tmp_path / "empty"))
     with pytest.raises(SourceError, match="cannot fetch file:///nonexistent/repo.git"):
         read_tree("file:///nonexistent/repo.git", cache_dir=tmp_path / "cache")
+
+
+def test_a_remote_whose_default_branch_does_not_exist_says_so(repo, tmp_path):
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "trunk", str(bare))
+    git(repo.root, "push", "-q", str(bare), "main")
+    with pytest.raises(SourceError, match=r"the default branch of .* \(refs/heads/trunk\) does not exist") as caught:
+        read_tree(f"file://{bare}", cache_dir=tmp_path / "cache")
+    assert caught.value.hint == "give --ref, e.g. --ref main (branches: main)"

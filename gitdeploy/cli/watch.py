@@ -1,0 +1,48 @@
+"""`gitdeploy watch`: keep the engine converged to the repository, pass after pass."""
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from gitdeploy.cli.engine import Pull, docker_engine
+from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, Webhooks,
+                                   rendered_errors)
+from gitdeploy.cli.sync import RetryFailed
+from gitdeploy.engine.base import PullPolicy
+
+Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL",
+                                       help="Time between passes: 30s, 5m, ...")]
+
+
+def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interval = "60s", prune: Prune = True,
+          retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING, lock_timeout: LockTimeout = 0.0,
+          notify_webhook: Webhooks = None, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """Sync every --interval when the commit changes or drift appears; one log line per pass.
+
+    SIGTERM or SIGINT stop it after the pass in progress (a rollout is finished or rolled back, never abandoned).
+    A newer commit pre-empts a rollout stuck waiting for health. With --output json, one JSON document per pass
+    on stdout. Exit 0 when stopped; 1 on bad options.
+    """
+    from gitdeploy import operations
+    from gitdeploy.core.units import parse_duration
+    from gitdeploy.errors import GitDeployError
+    from gitdeploy.output import jsonout, progress, text
+    from gitdeploy.watch import Watch
+
+    with rendered_errors(output, verbose):
+        try:
+            seconds = parse_duration(interval)
+        except ValueError as exc:
+            raise GitDeployError(f"--interval: {exc}") from None
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        Watch(
+            source=operations.Source(repo, ref, path), engine=docker_engine(pull), interval=seconds,
+            log=lambda line: text.console.stderr().print(text.escape(line)), progress=progress.plain,
+            stop=stop, emit=jsonout.emit if output is OutputFormat.JSON else None,
+            webhooks=tuple(notify_webhook or ()), prune=prune, retry_failed=retry_failed, lock_timeout=lock_timeout,
+        ).run()

@@ -1,0 +1,102 @@
+"""`gitdeploy watch`: the reconcile loop for unattended use.
+
+Every `interval` one pass: resolve the source (for a URL a `git fetch`, which
+moves no data when nothing changed), then sync. A pass with nothing to do costs
+one container listing and takes no lock; drift and new commits are both just
+"work" for the planner. One line per pass; a pass that fails is logged and the
+loop goes on (an engine restart or a network blip must not end the watch).
+
+Stopping (SIGTERM/SIGINT) sets a flag checked between passes: a pass in
+progress finishes, so a rollout is completed or rolled back, never abandoned
+half-way. A newer commit does interrupt a rollout that is waiting for health:
+it is rolled back as failed, and the next pass starts at once with the new
+commit, so a fix need not wait out a stuck rollout's deadline.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from gitdeploy import notify, operations
+from gitdeploy.apply import Outcome
+from gitdeploy.engine.base import Engine
+from gitdeploy.errors import GitDeployError
+from gitdeploy.output import jsonout
+
+NEWER_COMMIT_CHECK = 5.0  # seconds between looks for a newer commit during a rollout
+
+
+@dataclass
+class Watch:
+    source: operations.Source
+    engine: Engine
+    interval: float
+    log: Callable[[str], None]                       # one line per pass (and warnings)
+    progress: Callable[[str, str], None]
+    stop: threading.Event = field(default_factory=threading.Event)
+    emit: Callable[[dict], None] | None = None       # --output json: one document per pass
+    webhooks: tuple[str, ...] = ()
+    prune: bool = True
+    retry_failed: bool = False
+    lock_timeout: float = 0.0
+
+    def run(self) -> None:
+        self.log(f"watching {self.source.repo} every {self.interval:g}s")
+        while not self.stop.is_set():
+            preempted = self.one_pass()
+            if not preempted:
+                self.stop.wait(self.interval)
+        self.log("stopped")
+
+    def one_pass(self) -> bool:
+        """Runs one pass; True if a newer commit pre-empted it (then the next pass starts at once)."""
+        started = time.monotonic()
+        preempted = threading.Event()
+        try:
+            revision, desired = operations.read_desired(self.source)
+            the_plan, result = operations.sync(
+                desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
+                lock_timeout=self.lock_timeout, progress=self.progress,
+                should_abort=self._newer_commit(revision.commit, preempted))
+            document = jsonout.sync(revision, the_plan, result)
+            self.log(_line(f"{desired.project}@{revision.short_commit}", result.result, started,
+                           [f"{s.name} {s.outcome.value}" for s in result.services
+                            if s.outcome not in (Outcome.UNCHANGED, Outcome.KEPT)]))
+        except GitDeployError as exc:
+            document = jsonout.error(exc)
+            self.log(_line("", f"error: {exc.message}", started, []))
+        if self.emit:
+            self.emit(document)
+        if self.webhooks and notify.worth_telling(document):
+            notify.notify(list(self.webhooks), document, self.log)
+        return preempted.is_set()
+
+    def _newer_commit(self, current: str, preempted: threading.Event) -> Callable[[], str | None]:
+        last_look = [time.monotonic()]
+
+        def check() -> str | None:
+            if preempted.is_set():
+                return "a newer commit landed"
+            if time.monotonic() - last_look[0] < min(NEWER_COMMIT_CHECK, self.interval):
+                return None
+            last_look[0] = time.monotonic()
+            try:
+                from gitdeploy.source.git import resolve
+
+                newest = resolve(self.source.repo, self.source.ref, self.source.path).commit
+            except GitDeployError:
+                return None  # cannot tell now; keep rolling out
+            if newest != current:
+                preempted.set()
+                return f"commit {newest[:12]} landed while it waited"
+            return None
+
+        return check
+
+
+def _line(what: str, result: str, started: float, details: list[str]) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    tail = f" ({', '.join(details)})" if details else ""
+    return f"{stamp} {what + ' ' if what else ''}{result} in {time.monotonic() - started:.1f}s{tail}"
