@@ -1,4 +1,4 @@
 """`python -m gitdeploy` runs the CLI."""
-from gitdeploy.cli.app import main
+from gitdeploy.cli.main import main
 
 main()
