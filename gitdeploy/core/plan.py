@@ -140,12 +140,12 @@ def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], comm
     work: list[SlotWork] = []
     for slot in range(1, spec.replicas + 1):
         holders = by_slot.pop(slot, [])
-        keep = next((r for r in holders if r.running and not r.unhealthy and r.template_hash == want), None)
+        keep = next((r for r in holders if _serves(r, spec, want)), None)
         steps: list[Step] = [
-            RemoveReplica(r, _why_stale(r, want)) for r in holders if r is not keep
+            RemoveReplica(r, _why_stale(r, spec, want)) for r in holders if r is not keep
         ]
         if keep is None:
-            steps.append(StartReplica(spec.name, slot, spec, _why_start(holders, want)))
+            steps.append(StartReplica(spec.name, slot, spec, _why_start(holders, spec, want)))
         if steps:
             work.append(SlotWork(slot, tuple(steps)))
     # Whatever is left sits above the count (or has no valid slot): scale down,
@@ -164,11 +164,14 @@ def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], comm
     if current != spec.replicas:
         changes.insert(0, FieldChange("replicas", current, spec.replicas))
 
+    # Replicas all made from this very commit: the manifest cannot have changed
+    # their count, so a different count is drift (removed or added by hand).
+    same_commit = all(r.commit == commit for r in replicas)
     if not replicas:
         action = ServiceAction.CREATE if spec.replicas else ServiceAction.UNCHANGED
     elif outdated:
         action = ServiceAction.UPDATE
-    elif current != spec.replicas:
+    elif current != spec.replicas and not same_commit:
         action = ServiceAction.SCALE
     elif work:
         action = ServiceAction.REPAIR
@@ -182,23 +185,40 @@ def _ordered(replicas: tuple[ObservedReplica, ...]) -> list[ObservedReplica]:
     return sorted(replicas, key=lambda r: (r.slot, not r.running, r.name))
 
 
-def _why_stale(replica: ObservedReplica, want: str) -> str:
+def _serves(replica: ObservedReplica, spec: ServiceSpec, want: str) -> bool:
+    """Running, not unhealthy, of the desired template, and on the declared image."""
+    return (replica.running and not replica.unhealthy and replica.template_hash == want
+            and not _image_drifted(replica, spec))
+
+
+def _image_drifted(replica: ObservedReplica, spec: ServiceSpec) -> bool:
+    # The listing names the image a container runs by the reference it was
+    # created with only while that reference still points at it: a tag moved
+    # by a rebuild, or a container replaced by hand, shows something else.
+    return bool(replica.image) and replica.image != spec.image
+
+
+def _why_stale(replica: ObservedReplica, spec: ServiceSpec, want: str) -> str:
     if replica.template_hash != want:
         return "outdated"
     if not replica.running:
         return f"not running ({replica.state})"
     if replica.unhealthy:
         return "unhealthy"
+    if _image_drifted(replica, spec):
+        return f"runs {replica.image}, not the image {spec.image} names now"
     return "duplicate of its slot"
 
 
-def _why_start(holders: list[ObservedReplica], want: str) -> str:
+def _why_start(holders: list[ObservedReplica], spec: ServiceSpec, want: str) -> str:
     if not holders:
         return "missing"
     if any(r.template_hash != want for r in holders):
         return "replaces outdated"
     if any(r.running and r.unhealthy for r in holders):
         return "replaces unhealthy"
+    if any(r.running and _image_drifted(r, spec) for r in holders):
+        return "replaces a changed image"
     return "replaces stopped"
 
 

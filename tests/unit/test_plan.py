@@ -11,11 +11,12 @@ WEB = ServiceSpec(name="web", image="shop/web:1", replicas=2)
 WEB_V2 = ServiceSpec(name="web", image="shop/web:2", replicas=2)
 
 
-def running(spec: ServiceSpec, slot: int, state: str = "running", name: str | None = None) -> ObservedReplica:
+def running(spec: ServiceSpec, slot: int, state: str = "running", name: str | None = None,
+            commit: str = "old", image: str | None = None) -> ObservedReplica:
     return ObservedReplica(
         id=name or f"{spec.name}-{slot}-{spec.image}", name=name or f"{spec.name}-{slot}-{spec.image}",
         service=spec.name, slot=slot, template_hash=spec.template_hash(), template_json=spec.template_json(),
-        commit="c0ffee", image=spec.image, state=state,
+        commit=commit, image=image or spec.image, state=state,
     )
 
 
@@ -59,7 +60,8 @@ CASES = [
 
 @pytest.mark.parametrize("desired, observed, action, steps", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_plan_table(desired, observed, action, steps):
-    result = plan(DesiredState("shop", "c0ffee", (desired,)), ObservedState("shop", tuple(observed)))
+    # The desired state comes from a newer commit than the running replicas.
+    result = plan(DesiredState("shop", "new", (desired,)), ObservedState("shop", tuple(observed)))
     (service,) = result.services
     assert service.action is action
     assert steps_of(service) == steps
@@ -102,3 +104,22 @@ def test_needs_network_only_when_something_starts():
 def test_replicas_are_not_part_of_the_template():
     # Scaling must never replace replicas.
     assert WEB.template_hash() == ServiceSpec("web", "shop/web:1", replicas=7).template_hash()
+
+
+def test_at_the_same_commit_a_different_count_is_drift_not_scaling():
+    removed_by_hand = plan(DesiredState("shop", "c1", (WEB,)), ObservedState("shop", (running(WEB, 1, commit="c1"),)))
+    (service,) = removed_by_hand.services
+    assert service.action is ServiceAction.REPAIR and steps_of(service) == ["+2 (missing)"]
+    extra = plan(DesiredState("shop", "c1", (WEB,)), ObservedState("shop", tuple(
+        running(WEB, slot, commit="c1") for slot in (1, 2, 3))))
+    assert extra.services[0].action is ServiceAction.REPAIR
+    assert steps_of(extra.services[0]) == ["-web-3-shop/web:1 (scaled down)"]
+
+
+def test_a_replica_on_another_image_than_declared_is_replaced():
+    # A tag moved by a rebuild (the listing then shows the old image's ID), or a replica replaced by hand.
+    observed = ObservedState("shop", (running(WEB, 1), running(WEB, 2, image="3f9a2c1b7e0d")))
+    (service,) = plan(DesiredState("shop", "old", (WEB,)), observed).services
+    assert service.action is ServiceAction.REPAIR
+    assert steps_of(service) == ["-web-2-shop/web:1 (runs 3f9a2c1b7e0d, not the image shop/web:1 names now)",
+                                 "+2 (replaces a changed image)"]
