@@ -17,6 +17,11 @@ class ExitCode(IntEnum):
     ROLLED_BACK = 3       # a rollout failed its health checks and was rolled back
     LOCK_HELD = 4         # another run holds the project's lock
 
+    @classmethod
+    def for_result(cls, result: str) -> "ExitCode":
+        """The exit code of a sync-like command from its result: noop, applied, rolled_back, failed."""
+        return {"failed": cls.ERROR, "rolled_back": cls.ROLLED_BACK}.get(result, cls.OK)
+
 
 class GitDeployError(Exception):
     """Base of every error the CLI renders as one line (plus an optional hint)."""

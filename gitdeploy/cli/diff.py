@@ -18,11 +18,11 @@ def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy.output import jsonout, text
 
     with rendered_errors(output, verbose):
-        tree, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(tree)
+        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
+        text.warnings(revision)
         the_plan = operations.diff(desired, docker_engine(), prune=prune)
     if output is OutputFormat.JSON:
-        jsonout.emit(jsonout.plan(tree, the_plan))
+        jsonout.emit(jsonout.plan(revision, the_plan))
     else:
-        text.plan(tree, the_plan)
+        text.plan(revision, the_plan)
     raise typer.Exit(int(ExitCode.OK if the_plan.in_sync else ExitCode.CHANGES_PENDING))

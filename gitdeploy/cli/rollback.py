@@ -47,4 +47,4 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
         jsonout.emit(jsonout.sync(revision, the_plan, result))
     else:
         text.sync_result(result)
-    raise typer.Exit(int({"failed": ExitCode.ERROR, "rolled_back": ExitCode.ROLLED_BACK}.get(result.result, ExitCode.OK)))
+    raise typer.Exit(int(ExitCode.for_result(result.result)))

@@ -12,10 +12,10 @@ def status(repo: Repo = ".", ref: Ref = None, path: Path = None,
     from gitdeploy.output import jsonout, text
 
     with rendered_errors(output, verbose):
-        tree, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(tree)
+        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
+        text.warnings(revision)
         rows = operations.status(desired, docker_engine())
     if output is OutputFormat.JSON:
-        jsonout.emit(jsonout.status(tree, desired.project, rows))
+        jsonout.emit(jsonout.status(revision, desired.project, rows))
     else:
-        text.status(tree, desired.project, rows)
+        text.status(revision, desired.project, rows)

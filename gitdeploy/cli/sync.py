@@ -31,22 +31,21 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy import notify, operations
     from gitdeploy.output import jsonout, progress, text
 
-    show_plan = text.plan if output is OutputFormat.TEXT else (lambda tree, p: None)
+    show_plan = text.plan if output is OutputFormat.TEXT else (lambda revision, p: None)
     with rendered_errors(output, verbose):
-        tree, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(tree)
+        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
+        text.warnings(revision)
         with progress.progress() as report:
             the_plan, result = operations.sync(
                 desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
                 lock_timeout=lock_timeout,
-                progress=report, on_plan=lambda p: show_plan(tree, p) if not p.in_sync or dry_run else None,
+                progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
             )
-    document = jsonout.sync(tree, the_plan, result)
+    document = jsonout.sync(revision, the_plan, result)
     if output is OutputFormat.JSON:
         jsonout.emit(document)
     elif result is not None:
         text.sync_result(result)
     if notify_webhook and result is not None and notify.worth_telling(document):
         notify.notify(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.escape(m)}"))
-    outcome = result.result if result is not None else "noop"
-    raise typer.Exit(int({"failed": ExitCode.ERROR, "rolled_back": ExitCode.ROLLED_BACK}.get(outcome, ExitCode.OK)))
+    raise typer.Exit(int(ExitCode.for_result(result.result if result is not None else "noop")))

@@ -11,10 +11,10 @@ def validate(repo: Repo = ".", ref: Ref = None, path: Path = None,
     from gitdeploy.output import jsonout, text
 
     with rendered_errors(output, verbose):
-        tree, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(tree)
+        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
+        text.warnings(revision)
         if output is OutputFormat.JSON:
-            jsonout.emit(jsonout.validation(tree, desired))
+            jsonout.emit(jsonout.validation(revision, desired))
         else:
             text.console.stdout().print(
-                f"{text.header(tree, desired.project)}: {len(desired.services)} services, valid.")
+                f"{text.header(revision, desired.project)}: {len(desired.services)} services, valid.")

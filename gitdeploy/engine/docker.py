@@ -20,15 +20,12 @@ from gitdeploy.core.model import ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.engine.base import PullPolicy
-from gitdeploy.engine.socket_api import get_json, local_socket
+from gitdeploy.engine.socket_api import UNREACHABLE_HINT, get_json, local_socket
 from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned
 
 
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
-_UNREACHABLE_HINT = "is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine"
 
 
 @contextmanager
@@ -41,7 +38,7 @@ def translated_errors(doing: str) -> Iterator[None]:
         yield
     except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
         raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
-                                hint=_UNREACHABLE_HINT) from exc
+                                hint=UNREACHABLE_HINT) from exc
     except requests.exceptions.Timeout as exc:
         raise EngineError(f"{doing}: the engine did not answer in time") from exc
     except docker.errors.APIError as exc:
@@ -50,7 +47,7 @@ def translated_errors(doing: str) -> Iterator[None]:
         # from_env() wraps connection failures in a plain DockerException
         if "Connection" in str(exc) or "FileNotFound" in str(exc):
             raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
-                                    hint=_UNREACHABLE_HINT) from exc
+                                    hint=UNREACHABLE_HINT) from exc
         raise EngineError(f"{doing}: {exc}") from exc
 
 

@@ -14,7 +14,7 @@ import socket
 
 from gitdeploy.errors import EngineError, EngineUnreachable
 
-_UNREACHABLE_HINT = "is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine"
+UNREACHABLE_HINT = "is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine"
 
 
 def local_socket() -> str | None:
@@ -52,7 +52,7 @@ def get_json(socket_path: str, path: str, timeout: float = 60) -> object:
         ) from None
     except OSError:
         raise EngineUnreachable(f"cannot connect to the Docker engine at unix://{socket_path}",
-                                hint=_UNREACHABLE_HINT) from None
+                                hint=UNREACHABLE_HINT) from None
     finally:
         connection.close()
     if response.status != 200:

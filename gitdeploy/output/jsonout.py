@@ -18,13 +18,13 @@ def emit(document: dict) -> None:
     sys.stdout.write("\n")
 
 
-def _source(tree: Revision, project: str) -> dict:
-    return {"project": project, "commit": tree.commit, "ref": tree.ref, "path": tree.root,
-            "warnings": list(tree.warnings)}
+def _source(revision: Revision, project: str) -> dict:
+    return {"project": project, "commit": revision.commit, "ref": revision.ref, "path": revision.root,
+            "warnings": list(revision.warnings)}
 
 
-def validation(tree: Revision, desired: DesiredState) -> dict:
-    return _source(tree, desired.project) | {
+def validation(revision: Revision, desired: DesiredState) -> dict:
+    return _source(revision, desired.project) | {
         "valid": True,
         "services": [{"name": s.name, "replicas": s.replicas, "image": s.image, "source": s.source}
                      for s in desired.services],
@@ -47,15 +47,15 @@ def _service_plan(service: ServicePlan) -> dict:
     }
 
 
-def plan(tree: Revision, the_plan: Plan) -> dict:
-    return _source(tree, the_plan.project) | {
+def plan(revision: Revision, the_plan: Plan) -> dict:
+    return _source(revision, the_plan.project) | {
         "inSync": the_plan.in_sync,
         "services": [_service_plan(s) for s in the_plan.services],
     }
 
 
-def sync(tree: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
-    document = plan(tree, the_plan) | {"dryRun": result is None}
+def sync(revision: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
+    document = plan(revision, the_plan) | {"dryRun": result is None}
     if result is not None:
         outcomes = {s.name: s for s in result.services}
         document["result"] = result.result
@@ -67,8 +67,8 @@ def sync(tree: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
     return document
 
 
-def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> dict:
-    return _source(tree, project) | {
+def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> dict:
+    return _source(revision, project) | {
         "services": [
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
              "commit": r.commit, "sync": r.sync_word, "pending": r.pending.value, "note": r.note}
@@ -77,8 +77,8 @@ def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> dic
     }
 
 
-def history(tree: Revision, project: str, events: tuple[RevisionEvent, ...]) -> dict:
-    return _source(tree, project) | {
+def history(revision: Revision, project: str, events: tuple[RevisionEvent, ...]) -> dict:
+    return _source(revision, project) | {
         "events": [
             {"service": e.service, "revision": e.revision, "event": e.event.value, "commit": e.commit,
              "image": e.image, "at": e.at, "message": e.message}

@@ -22,19 +22,19 @@ _MARK = {
 }
 
 
-def header(tree: Revision, project: str) -> str:
-    where = f"{tree.root}/" if tree.root else ""
-    return f"{project} @ {tree.short_commit} ({tree.ref}{', ' + where if where else ''})"
+def header(revision: Revision, project: str) -> str:
+    where = f"{revision.root}/" if revision.root else ""
+    return f"{project} @ {revision.short_commit} ({revision.ref}{', ' + where if where else ''})"
 
 
-def warnings(tree: Revision) -> None:
-    for warning in tree.warnings:
+def warnings(revision: Revision) -> None:
+    for warning in revision.warnings:
         console.stderr().print(f"[yellow]warning:[/] {escape(warning)}")
 
 
-def plan(tree: Revision, the_plan: Plan) -> None:
+def plan(revision: Revision, the_plan: Plan) -> None:
     out = console.stdout()
-    out.print(f"[bold]{escape(header(tree, the_plan.project))}[/]")
+    out.print(f"[bold]{escape(header(revision, the_plan.project))}[/]")
     width = max((len(s.name) for s in the_plan.services), default=0)
     for service in the_plan.services:
         mark, colour = _MARK[service.action]
@@ -91,12 +91,12 @@ def sync_result(result: SyncResult) -> None:
         out.print(f"[green]Synced[/] {result.project} to {result.commit[:12]}.")
 
 
-def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> None:
+def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> None:
     from rich.table import Table
     from rich import box
 
     out = console.stdout()
-    out.print(f"[bold]{escape(header(tree, project))}[/]")
+    out.print(f"[bold]{escape(header(revision, project))}[/]")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("SERVICE", "READY", "IMAGE", "COMMIT", "SYNC"):
         table.add_column(column)
@@ -109,14 +109,14 @@ def status(tree: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> Non
             out.print(f"{escape(row.name)}: {escape(row.note)}")
 
 
-def history(tree: Revision, project: str, events) -> None:
+def history(revision: Revision, project: str, events) -> None:
     import time
 
     from rich import box
     from rich.table import Table
 
     out = console.stdout()
-    out.print(f"[bold]{escape(header(tree, project))}[/]")
+    out.print(f"[bold]{escape(header(revision, project))}[/]")
     if not events:
         out.print("No revisions recorded yet: the first sync that creates or updates a service records one.")
         return
