@@ -67,7 +67,11 @@ _OUTCOMES = {"applied": Outcome.APPLIED, "rolled_back": Outcome.ROLLED_BACK,
 
 
 def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: None,
-               workers: int = DEFAULT_WORKERS, should_abort: Callable[[], str | None] = lambda: None) -> SyncResult:
+               workers: int = DEFAULT_WORKERS, should_abort: Callable[[], str | None] = lambda: None,
+               atomic: bool = False) -> SyncResult:
+    """Rolls out every service with work. With `atomic`, the first service that
+    fails cancels the rollouts still running (operations.sync then reverts the
+    ones already done)."""
     if plan.in_sync:
         return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
     # (HELD services have no work: they surface through _untouched as rolled back.)
@@ -75,6 +79,10 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
         engine.ensure_network(plan.project)
 
     lock = threading.Lock()
+    first_failure: list[str] = []   # --atomic: the service whose failure cancels the others
+
+    def cancelled() -> str | None:
+        return f"{first_failure[0]} failed (--atomic)" if atomic and first_failure else None
 
     def report(service: str, message: str) -> None:
         with lock:
@@ -88,7 +96,10 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
             return ServiceResult(service.name, service.action, Outcome.APPLIED,
                                  f"{len(service.steps)} removed")
         outcome = Rollout(plan.project, service, engine, lambda m: report(service.name, m),
-                          should_abort=should_abort).run()
+                          should_abort=should_abort, cancelled=cancelled).run()
+        if outcome.outcome != "applied" and not (outcome.failure and outcome.failure.abandoned):
+            with lock:
+                first_failure.append(service.name)
         event = _event_of(service, outcome.outcome, outcome.message)
         if event is not None and not (outcome.failure and outcome.failure.abandoned):
             engine.append_history(plan.project, event)
@@ -108,6 +119,7 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
                 continue
             problem = _preflight(service, engine, checked)
             if problem:
+                first_failure.append(service.name)
                 report(service.name, f"failed: {problem}")
                 results[service.name] = ServiceResult(service.name, service.action, Outcome.FAILED, problem)
             else:

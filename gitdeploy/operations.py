@@ -5,16 +5,16 @@ The engine is passed in, so tests and a future Swarm backend plug in here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
-from gitdeploy.apply import Progress, SyncResult, apply_plan
+import json
 import time
 from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Callable
 
+from gitdeploy.apply import Outcome, Progress, SyncResult, apply_plan
 from gitdeploy.core.history import Event, History, RevisionEvent
-from gitdeploy.core.model import DesiredState
-from gitdeploy.core.plan import Plan, plan as make_plan
+from gitdeploy.core.model import DesiredState, ServiceSpec, UpdatePolicy, spec_from_template
+from gitdeploy.core.plan import Plan, RemoveReplica, ServiceAction, plan as make_plan
 from gitdeploy.core.status import ServiceStatus, service_statuses
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import NotFound
@@ -56,7 +56,8 @@ def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_fai
 
 
 def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: bool = False,
-         retry_failed: bool = False, lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
+         retry_failed: bool = False, lock_timeout: float = 0.0, atomic: bool = False,
+         progress: Progress = lambda s, m: None,
          on_plan: Callable[[Plan], None] = lambda p: None,
          should_abort: Callable[[], str | None] = lambda: None) -> tuple[Plan, SyncResult | None]:
     """Plan and apply. Changes happen under the project's engine lock; a pass
@@ -70,7 +71,73 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
         # Read again under the lock: another run may have converged meanwhile.
         the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
         on_plan(the_plan)
-        return the_plan, apply_plan(the_plan, engine, progress=progress, should_abort=should_abort)
+        result = apply_plan(the_plan, engine, progress=progress, should_abort=should_abort, atomic=atomic)
+        if atomic and result.result in ("failed", "rolled_back"):
+            result = _revert(desired, the_plan, result, engine, progress)
+        return the_plan, result
+
+
+def _revert(desired: DesiredState, the_plan: Plan, result: SyncResult, engine: Engine,
+            progress: Progress) -> SyncResult:
+    """--atomic: put back what ran before in every service this sync changed.
+
+    Each changed service goes back to its previous template (from the replaced
+    replicas' template label) and count; a created one is removed, a pruned one
+    restored. Through the same planner and health-gated rollouts. The reverted
+    revisions are recorded as rolled back, so the next unattended sync holds the
+    whole commit instead of applying half of it.
+    """
+    failed = [s.name for s in result.services if s.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK)
+              and "(--atomic)" not in s.message]
+    changed = {s.name for s in result.services if s.outcome is Outcome.APPLIED}
+    cancelled = {s.name for s in result.services if s.outcome is Outcome.ROLLED_BACK and "(--atomic)" in s.message}
+    if changed:
+        progress("(atomic)", f"{', '.join(failed)} failed: rolling back {', '.join(sorted(changed))}")
+    reverted = _put_back(desired, the_plan, changed, engine, progress)
+
+    now = time.time()
+    for service in the_plan.services:
+        if service.name in changed | cancelled and service.spec is not None and service.revision \
+                and service.action in (ServiceAction.CREATE, ServiceAction.UPDATE):
+            spec = service.spec
+            engine.append_history(desired.project, RevisionEvent(
+                service.name, service.revision, Event.ROLLED_BACK, spec.template_hash(), spec.template_json(),
+                service.commit, spec.image, now, f"rolled back with the project (--atomic): {', '.join(failed)} failed"))
+    outcomes = []
+    for s in result.services:
+        if s.name in changed:
+            undone = reverted.get(s.name)
+            ok = undone is None or undone.outcome in (Outcome.APPLIED, Outcome.UNCHANGED)
+            outcomes.append(replace(
+                s, outcome=Outcome.ROLLED_BACK if ok else Outcome.FAILED,
+                message=f"rolled back with the project (--atomic): {', '.join(failed)} failed"
+                        + ("" if ok else f"; putting it back failed too: {undone.message}")))
+        else:
+            outcomes.append(s)
+    return replace(result, services=tuple(outcomes))
+
+
+def _put_back(desired: DesiredState, the_plan: Plan, changed: set[str], engine: Engine, progress: Progress) -> dict:
+    """Rolls the `changed` services back to what ran before this sync; their results by name."""
+    if not changed:
+        return {}
+    before: list[ServiceSpec] = []
+    commits: dict[str, str] = {}
+    for service in the_plan.services:
+        if service.name not in changed or service.action is ServiceAction.CREATE:
+            continue   # a service this sync created is left out, so the plan below removes it
+        replaced = [step.replica for step in service.steps if isinstance(step, RemoveReplica)]
+        update = service.spec.update if service.spec else UpdatePolicy()
+        if service.spec is not None and not any(r.template_hash != service.spec.template_hash() for r in replaced):
+            before.append(replace(service.spec, replicas=service.current_replicas))
+        elif replaced and replaced[0].template_json:
+            template = Counter(r.template_json for r in replaced).most_common(1)[0][0]
+            before.append(spec_from_template(service.name, service.current_replicas, json.loads(template), update))
+        commits[service.name] = Counter(r.commit for r in replaced).most_common(1)[0][0] if replaced else desired.commit
+    back = make_plan(DesiredState(desired.project, desired.commit, tuple(before)), engine.observe(desired.project))
+    back = Plan(back.project, back.commit, tuple(
+        replace(s, commit=commits.get(s.name, s.commit)) for s in back.services if s.name in changed))
+    return {s.name: s for s in apply_plan(back, engine, progress=progress).services}
 
 
 def status(desired: DesiredState, engine: Engine) -> tuple[ServiceStatus, ...]:

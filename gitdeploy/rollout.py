@@ -60,7 +60,8 @@ Report = Callable[[str], None]
 class Rollout:
     def __init__(self, project: str, service: ServicePlan, engine: Engine, report: Report,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 should_abort: Callable[[], str | None] = lambda: None) -> None:
+                 should_abort: Callable[[], str | None] = lambda: None,
+                 cancelled: Callable[[], str | None] = lambda: None) -> None:
         assert service.spec is not None
         self.project, self.commit, self.service, self.engine = project, service.commit, service, engine
         self.spec: ServiceSpec = service.spec
@@ -69,6 +70,9 @@ class Rollout:
         # Asked while waiting for new replicas: a reason (e.g. a newer commit
         # landed) makes the rollout give up and roll back, as a failure would.
         self.should_abort = should_abort
+        # Asked at every tick: a reason (another service failed under --atomic)
+        # gives the rollout up whatever state its replicas are in.
+        self.cancelled = cancelled
 
     # -- the rollout ------------------------------------------------------
 
@@ -276,6 +280,10 @@ class Watcher:
             after_tick()
             if until():
                 return None
+            cancelled = rollout.cancelled()
+            if cancelled:
+                waiting = next((n for n, w in self.watches.items() if w.last.verdict is not Verdict.READY), "")
+                return Failure(waiting or "(none)", f"was cancelled: {cancelled}", abandoned=True)
             # Only a rollout stuck on health is given up for a newer commit; one
             # whose replicas pass their checks and are only being monitored goes on.
             stuck = next((n for n in self.watches if not self.healthy(n)), None)

@@ -12,6 +12,10 @@ from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
 DryRun = Annotated[bool, typer.Option("--dry-run", envvar="GITDEPLOY_DRY_RUN", help="Show the plan; change nothing.")]
+Atomic = Annotated[bool, typer.Option(
+    "--atomic", envvar="GITDEPLOY_ATOMIC",
+    help="All or nothing: if any service fails, cancel the others' rollouts and put back what ran before in "
+         "every service this sync changed.")]
 RetryFailed = Annotated[bool, typer.Option(
     "--retry-failed", envvar="GITDEPLOY_RETRY_FAILED",
     help="Roll out a revision again even though it failed and was rolled back before.")]
@@ -19,7 +23,7 @@ RetryFailed = Annotated[bool, typer.Option(
 
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
-         lock_timeout: LockTimeout = 0.0, notify_webhook: Webhooks = None,
+         lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
@@ -38,7 +42,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
         with progress.progress() as report:
             the_plan, result = operations.sync(
                 desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
-                lock_timeout=lock_timeout,
+                lock_timeout=lock_timeout, atomic=atomic,
                 progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
             )
     document = jsonout.sync(revision, the_plan, result)

@@ -112,3 +112,32 @@ def test_without_a_health_check_the_images_own_healthcheck_gates_the_rollout(api
     bad = deploy(repo, "gitdeploy-test/app:v3-hc", replicas=2)
     assert bad.returncode == 3 and "health check reported unhealthy" in bad.stdout
     assert images(api, project, "web") == ["gitdeploy-test/app:v2-hc"] * 2
+
+
+def test_atomic_sync_puts_every_changed_service_back(api, project, repo):
+    for name in ("web", "api", "worker"):
+        repo.service(name, image="gitdeploy-test/app:v1", healthCheck=EXEC_CHECK)
+    repo.commit()
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    worker = ids(api, project, "worker")
+
+    repo.service("web", image="gitdeploy-test/app:v2", healthCheck=EXEC_CHECK)   # good
+    repo.service("api", image="gitdeploy-test/app:v3", healthCheck=EXEC_CHECK)   # fails its check
+    repo.commit("web v2, api v3")
+    result = gitdeploy("sync", "--repo", str(repo.root), "--atomic", "--output", "json")
+    assert result.returncode == 3, result.stdout + result.stderr
+    outcome = {s["name"]: (s["outcome"], s["message"]) for s in json.loads(result.stdout)["services"]}
+    assert outcome["api"][0] == "rolled_back"
+    # web either finished before api failed (then it is put back) or was still
+    # rolling out (then it is cancelled): which one depends on timing; both end here.
+    assert outcome["web"][0] == "rolled_back" and "api failed" in outcome["web"][1]
+    assert "(--atomic)" in outcome["web"][1]
+    assert outcome["worker"][0] == "unchanged"
+    for name in ("web", "api", "worker"):
+        assert images(api, project, name) == ["gitdeploy-test/app:v1"], name
+    assert ids(api, project, "worker") == worker
+
+    # The next unattended sync holds the whole commit rather than applying half of it.
+    again = gitdeploy("sync", "--repo", str(repo.root))
+    assert again.returncode == 3 and "started" not in again.stderr
+    assert images(api, project, "web") == ["gitdeploy-test/app:v1"]
