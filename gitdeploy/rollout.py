@@ -21,6 +21,7 @@ a local file, remembers it.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -129,9 +130,10 @@ class Rollout:
                     lambda: all(watcher.healthy(n) for n in newest))
                 failure = watcher.wait(until, deadline, retire_ready)
             if failure:
+                # Unready replicas are removed; slots that lost their old replica (retired
+                # batches, and with stop-first the failing batch) get the previous revision.
                 unready = [s for _, started_ in in_flight for s in started_]
-                lost = done + (unready if stop_first else [])
-                return self._fail(failure, unready, lost, batch if stop_first else [])
+                return self._fail(failure, unready, done, batch if stop_first else [])
             if not last and self.policy.delay:
                 self.sleep(self.policy.delay)
         self._remove_later([step.replica for w in removals for step in w.steps if isinstance(step, RemoveReplica)])
@@ -182,8 +184,6 @@ class Rollout:
             return None
         template_json = Counter(r.template_json for r in olds).most_common(1)[0][0]
         try:
-            import json
-
             return spec_from_template(self.spec.name, self.spec.replicas, json.loads(template_json), self.policy)
         except (KeyError, ValueError, TypeError):
             return None
