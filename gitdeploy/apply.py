@@ -42,6 +42,7 @@ class ServiceResult:
     outcome: Outcome
     message: str = ""
     detail: str = ""              # health-check output and log tail of a failed replica
+    abandoned: bool = False       # given up for another reason (newer commit, --atomic), not proven bad
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
         if service.revision and outcome.outcome in ("rolled_back", "paused"):
             message = f"revision {service.revision}: {message}"
         return ServiceResult(service.name, service.action, _OUTCOMES[outcome.outcome], message,
-                             failure.detail if failure else "")
+                             failure.detail if failure else "", abandoned=bool(failure and failure.abandoned))
 
     results: dict[str, ServiceResult] = {}
     checked: dict[str, str | None] = {}   # image -> problem; services often share an image

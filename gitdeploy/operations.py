@@ -87,10 +87,10 @@ def _revert(desired: DesiredState, the_plan: Plan, result: SyncResult, engine: E
     revisions are recorded as rolled back, so the next unattended sync holds the
     whole commit instead of applying half of it.
     """
-    failed = [s.name for s in result.services if s.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK)
-              and "(--atomic)" not in s.message]
+    failed = [s.name for s in result.services
+              if s.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK) and not s.abandoned]
     changed = {s.name for s in result.services if s.outcome is Outcome.APPLIED}
-    cancelled = {s.name for s in result.services if s.outcome is Outcome.ROLLED_BACK and "(--atomic)" in s.message}
+    cancelled = {s.name for s in result.services if s.abandoned}
     if changed:
         progress("(atomic)", f"{', '.join(failed)} failed: rolling back {', '.join(sorted(changed))}")
     reverted = _put_back(desired, the_plan, changed, engine, progress)

@@ -39,6 +39,9 @@ Webhooks = Annotated[list[str] | None, typer.Option(
     "--notify-webhook", envvar="GITDEPLOY_NOTIFY_WEBHOOK",
     help="POST the JSON result here after a sync that did something or failed (repeatable). "
          "A failing webhook is logged, never fails the sync.")]
+RetryFailed = Annotated[bool, typer.Option(
+    "--retry-failed", envvar="GITDEPLOY_RETRY_FAILED",
+    help="Roll out a revision again even though it failed and was rolled back before.")]
 Prune = Annotated[bool, typer.Option(
     "--prune/--no-prune", envvar="GITDEPLOY_PRUNE",
     help="Remove services that are no longer declared (only ever objects labelled with this project).")]

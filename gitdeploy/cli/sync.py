@@ -6,8 +6,8 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, Webhooks,
-                                   rendered_errors)
+from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed, Verbose,
+                                   Webhooks, rendered_errors)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -16,9 +16,6 @@ Atomic = Annotated[bool, typer.Option(
     "--atomic", envvar="GITDEPLOY_ATOMIC",
     help="All or nothing: if any service fails, cancel the others' rollouts and put back what ran before in "
          "every service this sync changed.")]
-RetryFailed = Annotated[bool, typer.Option(
-    "--retry-failed", envvar="GITDEPLOY_RETRY_FAILED",
-    help="Roll out a revision again even though it failed and was rolled back before.")]
 
 
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,

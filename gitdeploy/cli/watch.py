@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, Webhooks,
-                                   rendered_errors)
-from gitdeploy.cli.sync import RetryFailed
+from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed, Verbose,
+                                   Webhooks, rendered_errors)
 from gitdeploy.engine.base import PullPolicy
 
 Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL",
