@@ -89,7 +89,20 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
         with lock:
             progress(service, message)
 
+    def failed(service: ServicePlan, message: str, outcome: Outcome = Outcome.FAILED, detail: str = "") -> ServiceResult:
+        # Every failure passes here, so --atomic cancels the others whatever failed.
+        with lock:
+            first_failure.append(service.name)
+        return ServiceResult(service.name, service.action, outcome, message, detail)
+
     def roll_out(service: ServicePlan) -> ServiceResult:
+        try:
+            return _roll_out(service)
+        except GitDeployError as exc:   # the engine refused something mid-way
+            report(service.name, f"failed: {exc.message}")
+            return failed(service, exc.message)
+
+    def _roll_out(service: ServicePlan) -> ServiceResult:
         if service.spec is None:  # not declared any more: prune, nothing to gate
             for step in service.steps:
                 engine.remove_replica(step.replica)
@@ -98,18 +111,19 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
                                  f"{len(service.steps)} removed")
         outcome = Rollout(plan.project, service, engine, lambda m: report(service.name, m),
                           should_abort=should_abort, cancelled=cancelled).run()
-        if outcome.outcome != "applied" and not (outcome.failure and outcome.failure.abandoned):
-            with lock:
-                first_failure.append(service.name)
-        event = _event_of(service, outcome.outcome, outcome.message)
-        if event is not None and not (outcome.failure and outcome.failure.abandoned):
-            engine.append_history(plan.project, event)
         failure = outcome.failure
+        abandoned = bool(failure and failure.abandoned)
+        if not abandoned:   # an abandoned rollout was not proven bad: no history, no --atomic trigger
+            event = _event_of(service, outcome.outcome, outcome.message)
+            if event is not None:
+                engine.append_history(plan.project, event)
         message = outcome.message
         if service.revision and outcome.outcome in ("rolled_back", "paused"):
             message = f"revision {service.revision}: {message}"
+        if outcome.outcome != "applied" and not abandoned:
+            return failed(service, message, _OUTCOMES[outcome.outcome], failure.detail if failure else "")
         return ServiceResult(service.name, service.action, _OUTCOMES[outcome.outcome], message,
-                             failure.detail if failure else "", abandoned=bool(failure and failure.abandoned))
+                             failure.detail if failure else "", abandoned=abandoned)
 
     results: dict[str, ServiceResult] = {}
     checked: dict[str, str | None] = {}   # image -> problem; services often share an image
@@ -120,17 +134,12 @@ def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: 
                 continue
             problem = _preflight(service, engine, checked)
             if problem:
-                first_failure.append(service.name)
                 report(service.name, f"failed: {problem}")
-                results[service.name] = ServiceResult(service.name, service.action, Outcome.FAILED, problem)
+                results[service.name] = failed(service, problem)
             else:
-                futures[service.name] = (service, pool.submit(roll_out, service))
-        for name, (service, future) in futures.items():
-            try:
-                results[name] = future.result()
-            except GitDeployError as exc:
-                report(name, f"failed: {exc.message}")
-                results[name] = ServiceResult(name, service.action, Outcome.FAILED, exc.message)
+                futures[service.name] = pool.submit(roll_out, service)
+        for name, future in futures.items():
+            results[name] = future.result()
 
     return SyncResult(plan.project, plan.commit,
                       tuple(results.get(s.name) or _untouched(s) for s in plan.services))
