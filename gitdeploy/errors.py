@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from gitdeploy.core.results import RunOutcome
+
 
 class ExitCode(IntEnum):
     OK = 0                # success, or nothing to do
@@ -18,9 +20,14 @@ class ExitCode(IntEnum):
     LOCK_HELD = 4         # another run holds the project's lock
 
     @classmethod
-    def for_result(cls, result: str) -> "ExitCode":
-        """The exit code of a sync-like command from its result: noop, applied, rolled_back, failed."""
-        return {"failed": cls.ERROR, "rolled_back": cls.ROLLED_BACK}.get(result, cls.OK)
+    def of(cls, run: RunOutcome | None) -> "ExitCode":
+        """The exit code of a sync-like command from its run's outcome (None: a dry run)."""
+        return _EXIT_CODE_OF[run or RunOutcome.NOOP]
+
+
+# The one table from a run's outcome to the process's exit code (documented in README.md).
+_EXIT_CODE_OF = {RunOutcome.NOOP: ExitCode.OK, RunOutcome.APPLIED: ExitCode.OK,
+                 RunOutcome.ROLLED_BACK: ExitCode.ROLLED_BACK, RunOutcome.FAILED: ExitCode.ERROR}
 
 
 class GitDeployError(Exception):

@@ -1,4 +1,8 @@
-"""Webhook notifications: POST the sync result as JSON to each URL. Never fails a sync."""
+"""Webhook notifications: POST the sync result as JSON to each URL. Never fails a sync.
+
+`tell` is the one place that decides whether a run is worth a webhook; `sync`
+and `watch` both call it with the run's JSON document.
+"""
 from __future__ import annotations
 
 import json
@@ -7,6 +11,13 @@ import urllib.request
 from typing import Callable
 
 from gitdeploy import __version__
+from gitdeploy.core.results import RunOutcome
+
+
+def tell(urls, document: dict, warn: Callable[[str], None]) -> None:
+    """POSTs `document` to every URL if the run is news: it did something, or failed."""
+    if urls and worth_telling(document):
+        notify(list(urls), document, warn)
 
 
 def notify(urls: list[str], document: dict, warn: Callable[[str], None]) -> None:
@@ -23,4 +34,6 @@ def notify(urls: list[str], document: dict, warn: Callable[[str], None]) -> None
 
 def worth_telling(document: dict) -> bool:
     """After a sync that did something or failed; a no-op is not news."""
-    return document.get("result", "noop") != "noop" or "error" in document
+    if "error" in document:
+        return True
+    return "result" in document and RunOutcome(document["result"]) is not RunOutcome.NOOP

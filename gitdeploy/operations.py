@@ -5,19 +5,21 @@ The engine is passed in, so tests and a future Swarm backend plug in here.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from gitdeploy.apply import Outcome, Progress, SyncResult, apply_plan
+from gitdeploy.apply import Progress, apply_plan
 from gitdeploy.core.history import Event, History, RevisionEvent
-from gitdeploy.core.model import DesiredState, ServiceSpec, UpdatePolicy, spec_from_template
-from gitdeploy.core.plan import Plan, RemoveReplica, ServiceAction, plan as make_plan
+from gitdeploy.core.model import DesiredState, ServiceSpec
+from gitdeploy.core.plan import Plan, ServiceAction, plan as make_plan
+from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
+from gitdeploy.core.revert import revert_plan, what_ran_before
 from gitdeploy.core.status import ServiceStatus, service_statuses
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import NotFound
+from gitdeploy.rollout import Runtime
 from gitdeploy.source.tree import Revision
 
 
@@ -26,6 +28,13 @@ class Source:
     repo: str = "."
     ref: str | None = None
     path: str | None = None
+
+
+def current_commit(source: Source) -> str:
+    """The commit the source's ref points at now (for a URL, after a fetch)."""
+    from gitdeploy.source.git import resolve
+
+    return resolve(source.repo, source.ref, source.path).commit
 
 
 def read_desired(source: Source) -> tuple[Revision, DesiredState]:
@@ -59,7 +68,8 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
          retry_failed: bool = False, lock_timeout: float = 0.0, atomic: bool = False,
          progress: Progress = lambda s, m: None,
          on_plan: Callable[[Plan], None] = lambda p: None,
-         should_abort: Callable[[], str | None] = lambda: None) -> tuple[Plan, SyncResult | None]:
+         should_abort: Callable[[], str | None] = lambda: None,
+         runtime: Runtime = Runtime()) -> tuple[Plan, SyncResult | None]:
     """Plan and apply. Changes happen under the project's engine lock; a pass
     with nothing to change takes no lock (it changes nothing), so the
     unattended no-op stays one container listing."""
@@ -71,73 +81,50 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
         # Read again under the lock: another run may have converged meanwhile.
         the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
         on_plan(the_plan)
-        result = apply_plan(the_plan, engine, progress=progress, should_abort=should_abort, atomic=atomic)
-        if atomic and result.result in ("failed", "rolled_back"):
-            result = _revert(desired, the_plan, result, engine, progress)
+        result = apply_plan(the_plan, engine, progress=progress, should_abort=should_abort, atomic=atomic,
+                            runtime=runtime)
+        if atomic and result.went_wrong():
+            result = _revert(the_plan, result, engine, progress, runtime)
         return the_plan, result
 
 
-def _revert(desired: DesiredState, the_plan: Plan, result: SyncResult, engine: Engine,
-            progress: Progress) -> SyncResult:
+def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progress, runtime: Runtime) -> SyncResult:
     """--atomic: put back what ran before in every service this sync changed.
 
-    Each changed service goes back to its previous template (from the replaced
-    replicas' template label) and count; a created one is removed, a pruned one
-    restored. Through the same planner and health-gated rollouts. The reverted
+    Each changed service goes back to what ran before (core/revert.py): its
+    previous template and count; a created one is removed, a pruned one
+    restored; through the same executor and health-gated rollouts. The reverted
     revisions are recorded as rolled back, so the next unattended sync holds the
     whole commit instead of applying half of it.
     """
-    failed = [s.name for s in result.services
-              if s.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK) and not s.abandoned]
+    failed = ", ".join(s.name for s in result.went_wrong() if not s.abandoned)
+    why = f"rolled back with the project (--atomic): {failed} failed"
     changed = {s.name for s in result.services if s.outcome is Outcome.APPLIED}
     cancelled = {s.name for s in result.services if s.abandoned}
+    reverted: dict[str, ServiceResult] = {}
     if changed:
-        progress("(atomic)", f"{', '.join(failed)} failed: rolling back {', '.join(sorted(changed))}")
-    reverted = _put_back(desired, the_plan, changed, engine, progress)
+        progress("(atomic)", f"{failed} failed: rolling back {', '.join(sorted(changed))}")
+        befores = [b for b in (what_ran_before(s) for s in the_plan.services if s.name in changed) if b is not None]
+        back = revert_plan(the_plan.project, the_plan.commit, befores, engine.observe(the_plan.project))
+        reverted = {s.name: s for s in apply_plan(back, engine, progress=progress, runtime=runtime).services}
 
     now = time.time()
     for service in the_plan.services:
         if service.name in changed | cancelled and service.spec is not None and service.revision \
                 and service.action in (ServiceAction.CREATE, ServiceAction.UPDATE):
-            spec = service.spec
-            engine.append_history(desired.project, RevisionEvent(
-                service.name, service.revision, Event.ROLLED_BACK, spec.template_hash(), spec.template_json(),
-                service.commit, spec.image, now, f"rolled back with the project (--atomic): {', '.join(failed)} failed"))
+            engine.append_history(the_plan.project, RevisionEvent.of_rollout(
+                service.spec, service.revision, Event.ROLLED_BACK, service.commit, now, why))
     outcomes = []
     for s in result.services:
-        if s.name in changed:
-            undone = reverted.get(s.name)
-            ok = undone is None or undone.outcome in (Outcome.APPLIED, Outcome.UNCHANGED)
-            outcomes.append(replace(
-                s, outcome=Outcome.ROLLED_BACK if ok else Outcome.FAILED,
-                message=f"rolled back with the project (--atomic): {', '.join(failed)} failed"
-                        + ("" if ok else f"; putting it back failed too: {undone.message}")))
-        else:
+        undone = reverted.get(s.name)
+        if s.name not in changed:
             outcomes.append(s)
+        elif undone is None or not undone.outcome.went_wrong:
+            outcomes.append(replace(s, outcome=Outcome.ROLLED_BACK, message=why))
+        else:
+            outcomes.append(replace(s, outcome=Outcome.FAILED,
+                                    message=f"{why}; putting it back failed too: {undone.message}"))
     return replace(result, services=tuple(outcomes))
-
-
-def _put_back(desired: DesiredState, the_plan: Plan, changed: set[str], engine: Engine, progress: Progress) -> dict:
-    """Rolls the `changed` services back to what ran before this sync; their results by name."""
-    if not changed:
-        return {}
-    before: list[ServiceSpec] = []
-    commits: dict[str, str] = {}
-    for service in the_plan.services:
-        if service.name not in changed or service.action is ServiceAction.CREATE:
-            continue   # a service this sync created is left out, so the plan below removes it
-        replaced = [step.replica for step in service.steps if isinstance(step, RemoveReplica)]
-        update = service.spec.update if service.spec else UpdatePolicy()
-        if service.spec is not None and not any(r.template_hash != service.spec.template_hash() for r in replaced):
-            before.append(replace(service.spec, replicas=service.current_replicas))
-        elif replaced and replaced[0].template_json:
-            template = Counter(r.template_json for r in replaced).most_common(1)[0][0]
-            before.append(spec_from_template(service.name, service.current_replicas, json.loads(template), update))
-        commits[service.name] = Counter(r.commit for r in replaced).most_common(1)[0][0] if replaced else desired.commit
-    back = make_plan(DesiredState(desired.project, desired.commit, tuple(before)), engine.observe(desired.project))
-    back = Plan(back.project, back.commit, tuple(
-        replace(s, commit=commits.get(s.name, s.commit)) for s in back.services if s.name in changed))
-    return {s.name: s for s in apply_plan(back, engine, progress=progress).services}
 
 
 def status(desired: DesiredState, engine: Engine) -> tuple[ServiceStatus, ...]:
@@ -152,13 +139,14 @@ def history(desired: DesiredState, engine: Engine, service: str | None = None) -
 
 
 def rollback(desired: DesiredState, engine: Engine, service: str, to: int | None = None,
-             lock_timeout: float = 0.0, progress: Progress = lambda s, m: None) -> tuple[Plan, SyncResult]:
+             lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
+             runtime: Runtime = Runtime()) -> tuple[Plan, SyncResult]:
     with engine.lock(desired.project, lock_timeout):
-        return _rollback(desired, engine, service, to, progress)
+        return _rollback(desired, engine, service, to, progress, runtime)
 
 
 def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | None,
-              progress: Progress) -> tuple[Plan, SyncResult]:
+              progress: Progress, runtime: Runtime) -> tuple[Plan, SyncResult]:
     """Pin `service` to an earlier revision and roll it out, health-gated like any rollout.
 
     The pin lives on the engine, so the next sync (cron, CI, watch) leaves the
@@ -167,47 +155,38 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
     spec = _declared(desired, service)
     observed = engine.observe(desired.project)
     past = History(engine.read_history(desired.project))
-    running = Counter(r.template_hash for r in observed.of_service(service) if r.running)
-    current = running.most_common(1)[0][0] if running else ""
     if to is None:
-        earlier = [e for e in reversed(past.of(service)) if e.event is Event.DEPLOYED and e.template_hash != current]
-        if not earlier:
+        running = Counter(r.template_hash for r in observed.of_service(service) if r.running)
+        target = past.previous_deployed(service, running.most_common(1)[0][0] if running else "")
+        if target is None:
             raise NotFound(f"service '{service}' has no earlier deployed revision to roll back to",
                            hint=f"see `gitdeploy history {service}`")
-        target = earlier[0]
     else:
         target = past.revision(service, to)
         if target is None:
             raise NotFound(f"service '{service}' has no revision {to}", hint=f"see `gitdeploy history {service}`")
-    pin = RevisionEvent(service, target.revision, Event.PINNED, target.template_hash, target.template_json,
-                        target.commit, target.image, time.time(), f"gitdeploy rollback {service} --to {target.revision}",
-                        git_hash=spec.template_hash())
+    pin = target.pinned(spec.template_hash(), time.time(), f"gitdeploy rollback {service} --to {target.revision}")
     engine.append_history(desired.project, pin)
-    pinned = History(past.events + (pin,))
-    full = make_plan(desired, observed, history=pinned)
+    full = make_plan(desired, observed, history=History(past.events + (pin,)))
     one = Plan(full.project, full.commit, tuple(s for s in full.services if s.name == service))
-    result = apply_plan(one, engine, progress=progress)
-    if result.result != "applied" and not one.in_sync:
+    result = apply_plan(one, engine, progress=progress, runtime=runtime)
+    if result.result is not RunOutcome.APPLIED and not one.in_sync:
         # The earlier revision did not come up; it was rolled back to what ran. Drop the pin.
-        engine.append_history(desired.project, _unpin(pin, spec, "rollback failed"))
+        engine.append_history(desired.project, pin.unpinned(spec.template_hash(), time.time(), "rollback failed"))
     return one, result
 
 
 def clear_pin(desired: DesiredState, engine: Engine, service: str) -> bool:
     """Let `service` follow Git again. True if a pin was in force."""
-    spec = _declared(desired, service)
-    pin = History(engine.read_history(desired.project)).pin(service, spec.template_hash())
+    git_hash = _declared(desired, service).template_hash()
+    pin = History(engine.read_history(desired.project)).pin(service, git_hash)
     if pin is not None:
-        engine.append_history(desired.project, _unpin(pin, spec, "cleared by gitdeploy rollback --clear"))
+        engine.append_history(desired.project,
+                              pin.unpinned(git_hash, time.time(), "cleared by gitdeploy rollback --clear"))
     return pin is not None
 
 
-def _unpin(pin: RevisionEvent, spec, why: str) -> RevisionEvent:
-    return RevisionEvent(pin.service, pin.revision, Event.UNPINNED, pin.template_hash, "", pin.commit, pin.image,
-                         time.time(), why, git_hash=spec.template_hash())
-
-
-def _declared(desired: DesiredState, service: str):
+def _declared(desired: DesiredState, service: str) -> ServiceSpec:
     spec = desired.service(service)
     if spec is None:
         raise NotFound(f"no service '{service}' in project {desired.project} at commit {desired.commit[:12]}",

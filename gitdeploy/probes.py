@@ -8,13 +8,13 @@ from __future__ import annotations
 import http.client
 import socket
 
-from gitdeploy.core.model import HealthCheck
+from gitdeploy.core.model import CheckKind, HealthCheck
 
 
 def probe(check: HealthCheck, address: str) -> bool:
     if not address:
         return False
-    if check.kind == "http":
+    if check.kind is CheckKind.HTTP:
         return _http_ok(address, check.http_port, check.http_path, check.http_status, check.timeout)
     return _tcp_ok(address, check.tcp_port, check.timeout)
 

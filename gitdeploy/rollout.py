@@ -9,35 +9,51 @@ the service never drops below its availability floor:
   replica starts beside the old one, which is removed once the new one is
   ready (floor: `replicas` ready). stop-first: the old one goes first (floor:
   `replicas - parallelism`);
-- removals that replace nothing (scale-down, strays) come last.
+- removals that replace nothing (scale-down, strays, a pruned service) come last.
 
 A new replica fails when the readiness rules (core/readiness.py) say so, or
 when the service's `progressDeadline` passes. Then, with `failureAction:
-rollback`, the unready new replicas are removed and every slot that already
-lost its old replica gets the previous revision back, with the same gating,
-start-first, before the new replica in it is removed. The previous revision is
-rebuilt from the template label of the replicas being replaced: the engine, not
-a local file, remembers it.
+rollback`, the unready new replicas are removed and the previous revision is
+put back by a second rollout of a revert plan (core/revert.py), made from what
+runs at that moment: the same executor, gating and update order as any
+rollout, and one that is never itself rolled back.
+
+Everything outside the rollout comes in through its constructor: the engine,
+and a `Runtime` (clock, sleep, gitdeploy's own http/tcp probe), so a whole
+rollout runs as a unit test against a fake engine in milliseconds
+(tests/unit/test_rollout.py).
 """
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 from gitdeploy import probes
-from gitdeploy.core.model import ServiceSpec, UpdatePolicy, spec_from_template
+from gitdeploy.core.model import FailureAction, HealthCheck, ServiceSpec, UpdateOrder
 from gitdeploy.core.observed import ObservedReplica
-from gitdeploy.core.plan import RemoveReplica, ServiceAction, ServicePlan, SlotWork, StartReplica
+from gitdeploy.core.plan import RemoveReplica, ServicePlan, SlotWork, StartReplica
 from gitdeploy.core.readiness import ReplicaWatch, Verdict
+from gitdeploy.core.results import Outcome
+from gitdeploy.core.revert import previous_revision, revert_plan
 from gitdeploy.core.units import format_duration
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError
 
 TICK = 0.1  # seconds between looks at replicas being watched (one inspect each, a few ms)
+
+Report = Callable[[str], None]
+Interrupt = Callable[[], "str | None"]   # a reason to give up now, or None
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Time and gitdeploy's own probes, as a rollout sees them. Tests pass a fake clock."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    probe: Callable[[HealthCheck, str], bool] = probes.probe
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,70 +61,68 @@ class Failure:
     replica: str
     reason: str
     detail: str = ""     # health-check output and log tail of the failed replica
-    abandoned: bool = False  # given up (a newer commit), not proven bad: not remembered as failed
+    abandoned: bool = False  # given up (a newer commit, --atomic), not proven bad: not remembered as failed
+
+    def describe(self) -> str:
+        return f"replica {self.replica} {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
 class RolloutReport:
-    outcome: str         # applied | rolled_back | paused | failed
+    outcome: Outcome     # APPLIED, ROLLED_BACK or FAILED
     message: str
     failure: Failure | None = None
-
-
-Report = Callable[[str], None]
+    paused: bool = False  # FAILED and left as it was (failureAction: pause)
 
 
 class Rollout:
     def __init__(self, project: str, service: ServicePlan, engine: Engine, report: Report,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 should_abort: Callable[[], str | None] = lambda: None,
-                 cancelled: Callable[[], str | None] = lambda: None) -> None:
-        assert service.spec is not None
-        self.project, self.commit, self.service, self.engine = project, service.commit, service, engine
-        self.spec: ServiceSpec = service.spec
-        self.policy: UpdatePolicy = service.spec.update
-        self.report, self.clock, self.sleep = report, clock, sleep
-        # Asked while waiting for new replicas: a reason (e.g. a newer commit
+                 runtime: Runtime = Runtime(), should_abort: Interrupt = lambda: None,
+                 cancelled: Interrupt = lambda: None, may_revert: bool = True) -> None:
+        self.project, self.service, self.engine, self.report, self.runtime = \
+            project, service, engine, report, runtime
+        # Asked while new replicas are not healthy yet: a reason (e.g. a newer commit
         # landed) makes the rollout give up and roll back, as a failure would.
         self.should_abort = should_abort
         # Asked at every tick: a reason (another service failed under --atomic)
         # gives the rollout up whatever state its replicas are in.
         self.cancelled = cancelled
-
-    # -- the rollout ------------------------------------------------------
+        # False for a revert: if putting the previous revision back fails, there is nothing further back.
+        self.may_revert = may_revert
 
     def run(self) -> RolloutReport:
         # Starts within a batch, and removals of replaced replicas, run on a small
         # pool: a replaced replica blocks nothing, so the next batch need not wait
         # for it to stop. Every removal is joined before the rollout reports.
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"rollout-{self.spec.name}") as pool:
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"rollout-{self.service.name}") as pool:
             self._pool = pool
             self._removals: list[Future] = []
-            report = self._run()
+            if self.service.spec is None:   # not declared any more: prune, nothing to gate
+                self._remove([step.replica for step in self.service.steps if isinstance(step, RemoveReplica)])
+                return RolloutReport(Outcome.APPLIED, f"{len(self.service.steps)} removed")
+            report = self._run(self.service.spec)
             self._join_removals()
             return report
 
-    def _run(self) -> RolloutReport:
-        deadline = self.clock() + self.policy.progress_deadline
+    def _run(self, spec: ServiceSpec) -> RolloutReport:
+        policy = spec.update
+        deadline = self.runtime.clock() + policy.progress_deadline
         starting = [w for w in self.service.work if any(isinstance(s, StartReplica) for s in w.steps)]
         fresh = [w for w in starting if not _olds(w)]
         replacing = [w for w in starting if _olds(w)]
         removals = [w for w in self.service.work if w not in starting]
-        batches = ([fresh] if fresh else []) + _chunks(replacing, self.policy.parallelism)
-        stop_first = self.policy.order == "stop-first"
-        want = self.spec.template_hash()
-        watcher = Watcher(self, self.spec)
-
-        done: list[tuple[int, str]] = []          # (slot, new replica) whose old replica is gone
-        in_flight: list[tuple[list[SlotWork], list[tuple[int, str]]]] = []
+        batches = ([fresh] if fresh else []) + _chunks(replacing, policy.parallelism)
+        stop_first = policy.order is UpdateOrder.STOP_FIRST
+        want = spec.template_hash()
+        watcher = Watcher(self.engine, self.runtime, self.report, spec, self.cancelled, self.should_abort)
+        in_flight: list[tuple[list[SlotWork], list[str]]] = []   # batches started, not all ready yet
 
         def retire_ready() -> None:
             # A batch whose replicas are all ready releases its old replicas.
             for batch, started in list(in_flight):
-                if all(watcher.ready(name) for _, name in started):
+                if all(watcher.ready(name) for name in started):
                     if not stop_first:
                         self._remove_later([r for w in batch for r in _olds(w) if r.template_hash != want])
-                    done.extend(started)
                     in_flight.remove((batch, started))
 
         for number, batch in enumerate(batches, 1):
@@ -117,97 +131,57 @@ class Rollout:
             # A stale replica of the *same* revision (stopped, unhealthy) serves
             # nothing and holds the new one's name: it always goes first.
             self._remove([r for w in batch for r in _olds(w) if stop_first or r.template_hash == want])
-            started, failure = self._start_all(self.spec, [(w.slot, _reason(w)) for w in batch], self.commit)
+            started, failure = self._start_all(spec, [(w.slot, _reason(w)) for w in batch])
             in_flight.append((batch, started))
-            watcher.add([name for _, name in started])
+            watcher.add(started)
             last = number == len(batches)
             if not failure:
                 # start-first: the next batch may start once this one is healthy
                 # (its old replicas stay until it is ready, so the floor holds; at
                 # most two batches are surging). stop-first: wait until ready.
-                newest = [name for _, name in started]
                 until = (lambda: not in_flight) if (stop_first or last) else (
-                    lambda: all(watcher.healthy(n) for n in newest))
+                    lambda: all(watcher.healthy(n) for n in started))
                 failure = watcher.wait(until, deadline, retire_ready)
             if failure:
-                # Unready replicas are removed; slots that lost their old replica (retired
-                # batches, and with stop-first the failing batch) get the previous revision.
-                unready = [s for _, started_ in in_flight for s in started_]
-                return self._fail(failure, unready, done, batch if stop_first else [])
-            if not last and self.policy.delay:
-                self.sleep(self.policy.delay)
+                return self._fail(failure, [name for _, names in in_flight for name in names])
+            if not last and policy.delay:
+                self.runtime.sleep(policy.delay)
         self._remove_later([step.replica for w in removals for step in w.steps if isinstance(step, RemoveReplica)])
-        return RolloutReport("applied", _summary(self.service))
+        return RolloutReport(Outcome.APPLIED, _summary(self.service))
 
     # -- failure and rollback ---------------------------------------------
 
-    def _fail(self, failure: Failure, unready: list[tuple[int, str]], lost: list[tuple[int, str]],
-              stopped_batch: list[SlotWork]) -> RolloutReport:
-        what = f"replica {failure.replica} {failure.reason}"
+    def _fail(self, failure: Failure, unready: list[str]) -> RolloutReport:
+        what = failure.describe()
         self.report(f"failed: {what}")
-        if self.policy.failure_action == "pause":
-            return RolloutReport("paused", f"{what}; rollout paused (failureAction: pause), nothing rolled back", failure)
-
+        if not self.may_revert:
+            return RolloutReport(Outcome.FAILED, what, failure)
+        if self.service.spec.update.failure_action is FailureAction.PAUSE:
+            return RolloutReport(Outcome.FAILED, f"{what}; rollout paused (failureAction: pause), nothing rolled back",
+                                 failure, paused=True)
         self._join_removals()
-        self._remove_named([name for _, name in unready])
-        previous = self._previous_spec()
+        self._remove([_named(name) for name in unready])
+        previous = previous_revision(self.service)
         if previous is None:
-            if self.service.action is ServiceAction.CREATE:
-                self._remove_named([name for _, name in lost])
-                return RolloutReport("rolled_back", f"{what}; the new service was removed again", failure)
-            return RolloutReport("failed", f"{what}; the other replicas were left as they were", failure)
-
-        if lost or stopped_batch:
-            self.report(f"rolling back {len(set(dict(lost)) | {w.slot for w in stopped_batch})} replica(s) "
-                        "to the previous revision")
-        deadline = self.clock() + self.policy.progress_deadline
-        commit = self._previous_commit()
-        new_in_slot = dict(lost)
-        # Slots whose old replica was stopped by stop-first but whose new one never became ready.
-        restore_slots = sorted(set(new_in_slot) | {w.slot for w in stopped_batch})
-        for batch in _chunks(restore_slots, self.policy.parallelism):
-            started, again = self._start_all(previous, [(slot, "rollback") for slot in batch], commit)
-            if not again:
-                watcher = Watcher(self, previous)
-                watcher.add([name for _, name in started])
-                again = watcher.wait(lambda: all(watcher.ready(n) for _, n in started), deadline)
-            if again:
-                return RolloutReport("failed", f"{what}; rollback failed too: replica {again.replica} {again.reason}",
-                                     failure)
-            self._remove_named([new_in_slot[slot] for slot in batch if slot in new_in_slot])
-        return RolloutReport("rolled_back", f"{what}; rolled back to the previous revision", failure)
-
-    def _previous_spec(self) -> ServiceSpec | None:
-        want = self.spec.template_hash()
-        olds = [r for w in self.service.work for r in _olds(w) if r.template_json and r.template_hash != want]
-        if not olds:
-            return None
-        template_json = Counter(r.template_json for r in olds).most_common(1)[0][0]
-        try:
-            return spec_from_template(self.spec.name, self.spec.replicas, json.loads(template_json), self.policy)
-        except (KeyError, ValueError, TypeError):
-            return None
-
-    def _previous_commit(self) -> str:
-        commits = [r.commit for w in self.service.work for r in _olds(w) if r.commit]
-        return Counter(commits).most_common(1)[0][0] if commits else self.commit
-
-    def _detail(self, name: str, health_output: str) -> str:
-        parts = []
-        if health_output:
-            parts.append(f"last health check output:\n{health_output[-500:]}")
-        logs = self.engine.replica_logs(name, lines=10)
-        if logs:
-            parts.append(f"last log lines:\n{logs}")
-        return "\n".join(parts)
+            return RolloutReport(Outcome.FAILED, f"{what}; the other replicas were left as they were", failure)
+        back = revert_plan(self.project, self.service.commit, [previous], self.engine.observe(self.project))
+        for service in back.services:
+            restoring = sum(isinstance(step, StartReplica) for step in service.steps)
+            if restoring:
+                self.report(f"rolling back {restoring} replica(s) to the previous revision")
+            undone = Rollout(self.project, service, self.engine, self.report, self.runtime, may_revert=False).run()
+            if undone.outcome is not Outcome.APPLIED:
+                return RolloutReport(Outcome.FAILED, f"{what}; rollback failed too: {undone.message}", failure)
+        if previous.spec is None:
+            return RolloutReport(Outcome.ROLLED_BACK, f"{what}; the new service was removed again", failure)
+        return RolloutReport(Outcome.ROLLED_BACK, f"{what}; rolled back to the previous revision", failure)
 
     # -- engine steps -----------------------------------------------------
 
-    def _start_all(self, spec: ServiceSpec, slots: list[tuple[int, str]], commit: str
-                   ) -> tuple[list[tuple[int, str]], Failure | None]:
-        """Starts one replica per (slot, why) in parallel: what started, and the first failure."""
+    def _start_all(self, spec: ServiceSpec, slots: list[tuple[int, str]]) -> tuple[list[str], Failure | None]:
+        """Starts one replica per (slot, why) in parallel: the names started, and the first failure."""
         def start(slot: int, why: str) -> str:
-            name = self.engine.start_replica(self.project, commit, spec, slot)
+            name = self.engine.start_replica(self.project, self.service.commit, spec, slot)
             self.report(f"started {name} ({why})")
             return name
 
@@ -215,17 +189,13 @@ class Rollout:
         started, failure = [], None
         for slot, future in futures:
             try:
-                started.append((slot, future.result()))
+                started.append(future.result())
             except GitDeployError as exc:
                 failure = failure or Failure(f"slot {slot}", exc.message)
         return started, failure
 
     def _remove_later(self, replicas: list[ObservedReplica]) -> None:
-        def remove(replica: ObservedReplica) -> None:
-            self.engine.remove_replica(replica)
-            self.report(f"removed {replica.name}")
-
-        self._removals += [self._pool.submit(remove, r) for r in replicas]
+        self._removals += [self._pool.submit(self._remove, [r]) for r in replicas]
 
     def _join_removals(self) -> None:
         """Waits for background removals; the first error among them is raised (the service failed)."""
@@ -239,11 +209,6 @@ class Rollout:
             self.engine.remove_replica(replica)
             self.report(f"removed {replica.name}")
 
-    def _remove_named(self, names: list[str]) -> None:
-        for name in names:
-            self.engine.remove_replica(_named(name))
-            self.report(f"removed {name}")
-
 
 class Watcher:
     """Watches new replicas of one spec until a condition holds: one inspect per replica per tick.
@@ -252,16 +217,18 @@ class Watcher:
     while the next batch starts.
     """
 
-    def __init__(self, rollout: Rollout, spec: ServiceSpec) -> None:
-        self.rollout, self.spec = rollout, spec
+    def __init__(self, engine: Engine, runtime: Runtime, report: Report, spec: ServiceSpec,
+                 cancelled: Interrupt, should_abort: Interrupt) -> None:
+        self.engine, self.runtime, self.report, self.spec = engine, runtime, report, spec
+        self.cancelled, self.should_abort = cancelled, should_abort
         self.watches: dict[str, ReplicaWatch] = {}
         self.probe_due: dict[str, float] = {}
         self.said: dict[str, str] = {}
 
     def add(self, names: list[str]) -> None:
-        now = self.rollout.clock()
+        now = self.runtime.clock()
         for name in names:
-            self.watches[name] = ReplicaWatch(self.spec.health, self.rollout.policy.monitor, now)
+            self.watches[name] = ReplicaWatch(self.spec.health, self.spec.update.monitor, now)
             self.probe_due[name] = now
 
     def ready(self, name: str) -> bool:
@@ -272,7 +239,6 @@ class Watcher:
 
     def wait(self, until: Callable[[], bool], deadline: float,
              after_tick: Callable[[], None] = lambda: None) -> Failure | None:
-        rollout = self.rollout
         while True:
             failure = self._tick()
             if failure:
@@ -280,46 +246,61 @@ class Watcher:
             after_tick()
             if until():
                 return None
-            cancelled = rollout.cancelled()
-            if cancelled:
-                waiting = next((n for n, w in self.watches.items() if w.last.verdict is not Verdict.READY), "")
-                return Failure(waiting or "(none)", f"was cancelled: {cancelled}", abandoned=True)
-            # Only a rollout stuck on health is given up for a newer commit; one
-            # whose replicas pass their checks and are only being monitored goes on.
-            stuck = next((n for n in self.watches if not self.healthy(n)), None)
-            if stuck is not None:
-                abort = rollout.should_abort()
-                if abort:
-                    return Failure(stuck, f"was abandoned: {abort}", abandoned=True)
-            if rollout.clock() >= deadline:
-                waiting = next(n for n, w in self.watches.items() if w.last.verdict is not Verdict.READY)
-                return Failure(waiting, f"was not ready within the progress deadline "
-                                        f"({format_duration(rollout.policy.progress_deadline)}): "
-                                        f"{self.watches[waiting].last.reason}", rollout._detail(waiting, ""))
-            rollout.sleep(TICK)
+            failure = self._interrupted(deadline)
+            if failure:
+                return failure
+            self.runtime.sleep(TICK)
+
+    def _interrupted(self, deadline: float) -> Failure | None:
+        waiting = next((n for n, w in self.watches.items() if w.last.verdict is not Verdict.READY), "(none)")
+        cancelled = self.cancelled()
+        if cancelled:
+            return Failure(waiting, f"was cancelled: {cancelled}", abandoned=True)
+        # Only a rollout stuck on health is given up for a newer commit; one
+        # whose replicas pass their checks and are only being monitored goes on.
+        stuck = next((n for n in self.watches if not self.healthy(n)), None)
+        if stuck is not None:
+            abort = self.should_abort()
+            if abort:
+                return Failure(stuck, f"was abandoned: {abort}", abandoned=True)
+        if self.runtime.clock() >= deadline:
+            return Failure(waiting, f"was not ready within the progress deadline "
+                                    f"({format_duration(self.spec.update.progress_deadline)}): "
+                                    f"{self.watches[waiting].last.reason}", self._detail(waiting, ""))
+        return None
 
     def _tick(self) -> Failure | None:
-        rollout, check = self.rollout, self.spec.health
-        now = rollout.clock()
+        check = self.spec.health
+        now = self.runtime.clock()
         changed = []
         for name, watch in self.watches.items():
             if watch.last.verdict is Verdict.READY:
                 continue
-            seen = rollout.engine.inspect_replica(name)
+            seen = self.engine.inspect_replica(name)
             passed = None
             if watch.probed_by_gitdeploy and now >= self.probe_due[name]:
-                passed = probes.probe(check, seen.address)
+                passed = self.runtime.probe(check, seen.address)
                 self.probe_due[name] = now + check.interval
             verdict = watch.observe(seen, now, passed)
             if verdict.verdict is Verdict.FAILED:
-                return Failure(name, verdict.reason, rollout._detail(name, seen.health_output))
+                return Failure(name, verdict.reason, self._detail(name, seen.health_output))
             if self.said.get(name) != verdict.reason:
                 self.said[name] = verdict.reason
                 changed.append(name)
         ready = sum(w.last.verdict is Verdict.READY for w in self.watches.values())
         for name in changed:
-            rollout.report(f"ready {ready}/{len(self.watches)}: {name} {self.said[name]}")
+            self.report(f"ready {ready}/{len(self.watches)}: {name} {self.said[name]}")
         return None
+
+    def _detail(self, name: str, health_output: str) -> str:
+        """What a failure report shows of a replica: its last health-check output and log lines."""
+        parts = []
+        if health_output:
+            parts.append(f"last health check output:\n{health_output[-500:]}")
+        logs = self.engine.replica_logs(name, lines=10)
+        if logs:
+            parts.append(f"last log lines:\n{logs}")
+        return "\n".join(parts)
 
 
 def _olds(work: SlotWork) -> list[ObservedReplica]:

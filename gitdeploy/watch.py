@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gitdeploy import notify, operations
-from gitdeploy.apply import Outcome
+from gitdeploy.core.results import Outcome
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError
 from gitdeploy.output import jsonout
+from gitdeploy.rollout import Runtime
 
 NEWER_COMMIT_CHECK = 5.0  # seconds between looks for a newer commit during a rollout
 
@@ -41,6 +42,7 @@ class Watch:
     prune: bool = True
     retry_failed: bool = False
     lock_timeout: float = 0.0
+    runtime: Runtime = Runtime()                     # tests pass a fake clock
 
     def run(self) -> None:
         self.log(f"watching {self.source.repo} every {self.interval:g}s")
@@ -52,40 +54,38 @@ class Watch:
 
     def one_pass(self) -> bool:
         """Runs one pass; True if a newer commit pre-empted it (then the next pass starts at once)."""
-        started = time.monotonic()
+        started = self.runtime.clock()
         preempted = threading.Event()
         try:
             revision, desired = operations.read_desired(self.source)
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=self.progress,
-                should_abort=self._newer_commit(revision.commit, preempted))
+                should_abort=self._newer_commit(revision.commit, preempted), runtime=self.runtime)
             document = jsonout.sync(revision, the_plan, result)
-            self.log(_line(f"{desired.project}@{revision.short_commit}", result.result, started,
-                           [f"{s.name} {s.outcome.value}" for s in result.services
-                            if s.outcome not in (Outcome.UNCHANGED, Outcome.KEPT)]))
+            self.log(self._line(f"{desired.project}@{revision.short_commit}", result.result.value, started,
+                                [f"{s.name} {s.outcome.value}" for s in result.services
+                                 if s.outcome not in (Outcome.UNCHANGED, Outcome.KEPT)]))
         except GitDeployError as exc:
             document = jsonout.error(exc)
-            self.log(_line("", f"error: {exc.message}", started, []))
+            self.log(self._line("", f"error: {exc.message}", started, []))
         if self.emit:
             self.emit(document)
-        if self.webhooks and notify.worth_telling(document):
-            notify.notify(list(self.webhooks), document, self.log)
+        notify.tell(self.webhooks, document, self.log)
         return preempted.is_set()
 
     def _newer_commit(self, current: str, preempted: threading.Event) -> Callable[[], str | None]:
-        last_look = [time.monotonic()]
+        clock = self.runtime.clock
+        last_look = [clock()]
 
         def check() -> str | None:
             if preempted.is_set():
                 return "a newer commit landed"
-            if time.monotonic() - last_look[0] < min(NEWER_COMMIT_CHECK, self.interval):
+            if clock() - last_look[0] < min(NEWER_COMMIT_CHECK, self.interval):
                 return None
-            last_look[0] = time.monotonic()
+            last_look[0] = clock()
             try:
-                from gitdeploy.source.git import resolve
-
-                newest = resolve(self.source.repo, self.source.ref, self.source.path).commit
+                newest = operations.current_commit(self.source)
             except GitDeployError:
                 return None  # cannot tell now; keep rolling out
             if newest != current:
@@ -95,8 +95,7 @@ class Watch:
 
         return check
 
-
-def _line(what: str, result: str, started: float, details: list[str]) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    tail = f" ({', '.join(details)})" if details else ""
-    return f"{stamp} {what + ' ' if what else ''}{result} in {time.monotonic() - started:.1f}s{tail}"
+    def _line(self, what: str, result: str, started: float, details: list[str]) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        tail = f" ({', '.join(details)})" if details else ""
+        return f"{stamp} {what + ' ' if what else ''}{result} in {self.runtime.clock() - started:.1f}s{tail}"

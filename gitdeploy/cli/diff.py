@@ -1,10 +1,9 @@
 """`gitdeploy diff`: what a sync would change."""
 from __future__ import annotations
 
-import typer
-
+from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Prune, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import Output, OutputFormat, Path, Prune, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
@@ -17,12 +16,8 @@ def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    with rendered_errors(output, verbose):
-        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(revision)
+    command = Command(repo, ref, path, output, verbose)
+    with command.loaded() as (revision, desired):
         the_plan = operations.diff(desired, docker_engine(), prune=prune)
-    if output is OutputFormat.JSON:
-        jsonout.emit(jsonout.plan(revision, the_plan))
-    else:
-        text.plan(revision, the_plan)
-    raise typer.Exit(int(ExitCode.OK if the_plan.in_sync else ExitCode.CHANGES_PENDING))
+    command.show(jsonout.plan(revision, the_plan), lambda: text.plan(revision, the_plan))
+    command.exit(ExitCode.OK if the_plan.in_sync else ExitCode.CHANGES_PENDING)

@@ -5,8 +5,9 @@ from typing import Annotated
 
 import typer
 
+from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 
 
 def history(service: Annotated[str | None, typer.Argument(help="Only this service.")] = None,
@@ -16,11 +17,8 @@ def history(service: Annotated[str | None, typer.Argument(help="Only this servic
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    with rendered_errors(output, verbose):
-        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(revision)
+    command = Command(repo, ref, path, output, verbose)
+    with command.loaded() as (revision, desired):
         events = operations.history(desired, docker_engine(), service)
-    if output is OutputFormat.JSON:
-        jsonout.emit(jsonout.history(revision, desired.project, events))
-    else:
-        text.history(revision, desired.project, events)
+    command.show(jsonout.history(revision, desired.project, events),
+                 lambda: text.history(revision, desired.project, events))

@@ -5,8 +5,9 @@ from typing import Annotated
 
 import typer
 
+from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
@@ -28,23 +29,16 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
-    with rendered_errors(output, verbose):
-        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(revision)
+    command = Command(repo, ref, path, output, verbose)
+    with command.loaded() as (revision, desired):
         if clear:
             cleared = operations.clear_pin(desired, docker_engine(), service)
-            message = (f"{service} follows Git again; the next sync rolls out what it declares." if cleared
-                       else f"{service} was not pinned.")
-            if output is OutputFormat.JSON:
-                jsonout.emit({"project": desired.project, "service": service, "cleared": cleared})
-            else:
-                text.console.stdout().print(message)
+            command.say({"project": desired.project, "service": service, "cleared": cleared},
+                        f"{service} follows Git again; the next sync rolls out what it declares." if cleared
+                        else f"{service} was not pinned.")
             return
         with progress.progress() as report:
             the_plan, result = operations.rollback(desired, docker_engine(), service, to,
                                                    lock_timeout=lock_timeout, progress=report)
-    if output is OutputFormat.JSON:
-        jsonout.emit(jsonout.sync(revision, the_plan, result))
-    else:
-        text.sync_result(result)
-    raise typer.Exit(int(ExitCode.for_result(result.result)))
+    command.show(jsonout.sync(revision, the_plan, result), lambda: text.sync_result(result))
+    command.exit(ExitCode.of(result.result))

@@ -1,8 +1,9 @@
 """`gitdeploy status`: desired against running, per service."""
 from __future__ import annotations
 
+from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 
 
 def status(repo: Repo = ".", ref: Ref = None, path: Path = None,
@@ -11,11 +12,7 @@ def status(repo: Repo = ".", ref: Ref = None, path: Path = None,
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    with rendered_errors(output, verbose):
-        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(revision)
+    command = Command(repo, ref, path, output, verbose)
+    with command.loaded() as (revision, desired):
         rows = operations.status(desired, docker_engine())
-    if output is OutputFormat.JSON:
-        jsonout.emit(jsonout.status(revision, desired.project, rows))
-    else:
-        text.status(revision, desired.project, rows)
+    command.show(jsonout.status(revision, desired.project, rows), lambda: text.status(revision, desired.project, rows))

@@ -5,9 +5,10 @@ from typing import Annotated
 
 import typer
 
+from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed, Verbose,
-                                   Webhooks, rendered_errors)
+                                   Webhooks)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -32,21 +33,16 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy import notify, operations
     from gitdeploy.output import jsonout, progress, text
 
-    show_plan = text.plan if output is OutputFormat.TEXT else (lambda revision, p: None)
-    with rendered_errors(output, verbose):
-        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
-        text.warnings(revision)
-        with progress.progress() as report:
-            the_plan, result = operations.sync(
-                desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
-                lock_timeout=lock_timeout, atomic=atomic,
-                progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
-            )
+    command = Command(repo, ref, path, output, verbose)
+    show_plan = text.plan if not command.json else (lambda revision, p: None)
+    with command.loaded() as (revision, desired), progress.progress() as report:
+        the_plan, result = operations.sync(
+            desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
+            lock_timeout=lock_timeout, atomic=atomic,
+            progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
+        )
     document = jsonout.sync(revision, the_plan, result)
-    if output is OutputFormat.JSON:
-        jsonout.emit(document)
-    elif result is not None:
-        text.sync_result(result)
-    if notify_webhook and result is not None and notify.worth_telling(document):
-        notify.notify(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.escape(m)}"))
-    raise typer.Exit(int(ExitCode.for_result(result.result if result is not None else "noop")))
+    command.show(document, lambda: text.sync_result(result) if result is not None else None)
+    if result is not None:
+        notify.tell(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.escape(m)}"))
+    command.exit(ExitCode.of(result.result if result is not None else None))

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
+from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, rendered_errors
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import GitDeployError
 
 
@@ -21,10 +22,9 @@ def unlock(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_YE
     Only use this when you know the holder is gone: two runs at once can undo each other's work.
     """
     from gitdeploy import operations
-    from gitdeploy.output import jsonout, text
 
-    with rendered_errors(output, verbose):
-        revision, desired = operations.read_desired(operations.Source(repo, ref, path))
+    command = Command(repo, ref, path, output, verbose)
+    with command.loaded() as (revision, desired):
         engine = docker_engine()
         holder = operations.lock_holder(desired, engine)
         if holder is None:
@@ -37,8 +37,5 @@ def unlock(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_YE
                 typer.confirm(f"Remove the lock of {desired.project} held by {holder.describe()}?", abort=True)
             operations.unlock(desired, engine)
             message = f"removed the lock of {desired.project} held by {holder.describe()}"
-    if output is OutputFormat.JSON:
-        jsonout.emit({"project": desired.project, "unlocked": holder is not None,
-                      "holder": holder.describe() if holder else None})
-    else:
-        text.console.stdout().print(message)
+    command.say({"project": desired.project, "unlocked": holder is not None,
+                 "holder": holder.describe() if holder else None}, message)

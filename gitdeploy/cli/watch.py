@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed, Verbose,
-                                   Webhooks, rendered_errors)
+                                   Webhooks)
 from gitdeploy.engine.base import PullPolicy
 
 Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL",
@@ -31,7 +32,7 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interv
     from gitdeploy.output import jsonout, progress, text
     from gitdeploy.watch import Watch
 
-    with rendered_errors(output, verbose):
+    with Command(repo, ref, path, output, verbose).errors():
         try:
             seconds = parse_duration(interval)
         except ValueError as exc:

@@ -13,8 +13,10 @@ gitdeploy asks of them:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
+
+from gitdeploy.core.model import ServiceSpec
 
 
 class Event(str, Enum):
@@ -36,6 +38,23 @@ class RevisionEvent:
     at: float                   # seconds since the epoch
     message: str = ""
     git_hash: str = ""          # PINNED: the template hash Git declared when the pin was made
+
+    # Every event is made by one of these three, so its fields are filled the same way everywhere.
+
+    @classmethod
+    def of_rollout(cls, spec: ServiceSpec, revision: int, event: Event, commit: str, at: float,
+                   message: str) -> "RevisionEvent":
+        """A rollout of `spec` (revision `revision`) was deployed or rolled back."""
+        return cls(spec.name, revision, event, spec.template_hash(), spec.template_json(), commit, spec.image, at,
+                   message)
+
+    def pinned(self, git_hash: str, at: float, message: str) -> "RevisionEvent":
+        """This revision, pinned by `gitdeploy rollback` while Git declares the template `git_hash`."""
+        return replace(self, event=Event.PINNED, at=at, message=message, git_hash=git_hash)
+
+    def unpinned(self, git_hash: str, at: float, message: str) -> "RevisionEvent":
+        """The end of this pin."""
+        return replace(self, event=Event.UNPINNED, template_json="", at=at, message=message, git_hash=git_hash)
 
 
 class History:
@@ -65,6 +84,11 @@ class History:
         if pins and pins[-1].event is Event.PINNED and pins[-1].git_hash == git_hash:
             return pins[-1]
         return None
+
+    def previous_deployed(self, service: str, running_hash: str) -> RevisionEvent | None:
+        """The latest revision deployed successfully that is not the one running: `rollback`'s default target."""
+        return next((e for e in reversed(self.of(service))
+                     if e.event is Event.DEPLOYED and e.template_hash != running_hash), None)
 
     def revision(self, service: str, number: int) -> RevisionEvent | None:
         """The latest event that carries revision `number` of the service's template."""

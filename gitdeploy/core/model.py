@@ -19,10 +19,37 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 
-from gitdeploy.core.units import format_duration, format_memory, parse_duration, parse_memory
+from gitdeploy.core.defaults import default
+from gitdeploy.core.units import format_duration, format_memory, parse_cpus, parse_duration, parse_memory
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+LONGEST_DEFAULT_TIMEOUT = 2.0  # seconds; a health check's timeout defaults to this, or its interval if shorter
+
+
+def default_timeout(interval: float) -> float:
+    return min(LONGEST_DEFAULT_TIMEOUT, interval)
+
+
+class UpdateOrder(str, Enum):
+    START_FIRST = "start-first"   # a new replica starts beside the old one, which goes once the new one is ready
+    STOP_FIRST = "stop-first"     # the old replica goes first (a fixed host port cannot be shared)
+
+
+class CheckKind(str, Enum):
+    EXEC = "exec"                 # run by the engine inside the container
+    HTTP = "http"                 # probed by gitdeploy
+    TCP = "tcp"                   # probed by gitdeploy
+
+    @property
+    def probed_by_gitdeploy(self) -> bool:
+        return self is not CheckKind.EXEC
+
+
+class FailureAction(str, Enum):
+    ROLLBACK = "rollback"         # remove the new revision, restore the previous one
+    PAUSE = "pause"               # stop where it is, for inspection
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +58,17 @@ class HealthCheck:
 
     exec: tuple[str, ...] | None = None
     http_port: int | None = None
-    http_path: str = "/"
-    http_status: int = 200
+    http_path: str = default("healthCheck.http.path")
+    http_status: int = default("healthCheck.http.expectStatus")
     tcp_port: int | None = None
-    interval: float = 5.0
-    timeout: float = 2.0
-    retries: int = 3
-    start_period: float = 0.0
+    interval: float = parse_duration(default("healthCheck.interval"))
+    timeout: float = default_timeout(parse_duration(default("healthCheck.interval")))
+    retries: int = default("healthCheck.retries")
+    start_period: float = parse_duration(default("healthCheck.startPeriod"))
 
     @property
-    def kind(self) -> str:
-        return "exec" if self.exec else "http" if self.http_port else "tcp"
+    def kind(self) -> CheckKind:
+        return CheckKind.EXEC if self.exec else CheckKind.HTTP if self.http_port else CheckKind.TCP
 
     def canonical(self) -> dict:
         probe: dict = (
@@ -56,13 +83,20 @@ class HealthCheck:
 
     @classmethod
     def from_canonical(cls, data: dict) -> "HealthCheck":
+        """From a manifest's `healthCheck` or a template's: missing fields get their defaults."""
         http, tcp = data.get("http") or {}, data.get("tcp") or {}
+        interval = parse_duration(data.get("interval", default("healthCheck.interval")))
         return cls(
-            exec=tuple(data["exec"]) if data.get("exec") else None,
-            http_port=http.get("port"), http_path=http.get("path", "/"), http_status=http.get("expectStatus", 200),
-            tcp_port=tcp.get("port"),
-            interval=parse_duration(data.get("interval", "5s")), timeout=parse_duration(data.get("timeout", "2s")),
-            retries=int(data.get("retries", 3)), start_period=parse_duration(data.get("startPeriod", "0s")),
+            exec=tuple(str(word) for word in data["exec"]) if data.get("exec") else None,
+            http_port=int(http["port"]) if http else None,
+            http_path=str(http.get("path", default("healthCheck.http.path"))),
+            http_status=int(http.get("expectStatus", default("healthCheck.http.expectStatus"))),
+            tcp_port=int(tcp["port"]) if tcp else None,
+            interval=interval,
+            # Not a schema default: it depends on the interval (a check may not outlast it).
+            timeout=parse_duration(data["timeout"]) if "timeout" in data else default_timeout(interval),
+            retries=int(data.get("retries", default("healthCheck.retries"))),
+            start_period=parse_duration(data.get("startPeriod", default("healthCheck.startPeriod"))),
         )
 
 
@@ -70,19 +104,38 @@ class HealthCheck:
 class UpdatePolicy:
     """How a changed service is rolled out. Not part of the replica template."""
 
-    parallelism: int = 1
-    order: str = "start-first"         # or stop-first
-    delay: float = 0.0
-    monitor: float = 5.0
-    progress_deadline: float = 120.0
-    failure_action: str = "rollback"   # or pause
+    parallelism: int = default("update.parallelism")
+    order: UpdateOrder = UpdateOrder.START_FIRST
+    delay: float = parse_duration(default("update.delay"))
+    monitor: float = parse_duration(default("update.monitor"))
+    progress_deadline: float = parse_duration(default("update.progressDeadline"))
+    failure_action: FailureAction = FailureAction(default("update.failureAction"))
+
+    def canonical(self) -> dict:
+        return {"parallelism": self.parallelism, "order": self.order.value, "delay": format_duration(self.delay),
+                "monitor": format_duration(self.monitor), "progressDeadline": format_duration(self.progress_deadline),
+                "failureAction": self.failure_action.value}
+
+    @classmethod
+    def from_canonical(cls, data: dict, *, fixed_host_port: bool = False) -> "UpdatePolicy":
+        """From a manifest's `update` (or canonical()): missing fields get their defaults."""
+        # Not a schema default: two replicas cannot share a fixed host port, so such a service goes stop-first.
+        order = data.get("order", UpdateOrder.STOP_FIRST if fixed_host_port else UpdateOrder.START_FIRST)
+        return cls(
+            parallelism=int(data.get("parallelism", default("update.parallelism"))),
+            order=UpdateOrder(order),
+            delay=parse_duration(data.get("delay", default("update.delay"))),
+            monitor=parse_duration(data.get("monitor", default("update.monitor"))),
+            progress_deadline=parse_duration(data.get("progressDeadline", default("update.progressDeadline"))),
+            failure_action=FailureAction(data.get("failureAction", default("update.failureAction"))),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class PortSpec:
     container_port: int
     host_port: int | None = None      # None: the engine picks a free host port
-    protocol: str = "tcp"
+    protocol: str = default("ports.protocol")
     host_ip: str = ""                 # "": all interfaces, as `docker run -p`
 
     def canonical(self) -> dict:
@@ -92,6 +145,12 @@ class PortSpec:
             "protocol": self.protocol,
             "hostIP": self.host_ip,
         }
+
+    @classmethod
+    def from_canonical(cls, data: dict) -> "PortSpec":
+        host_port = data.get("hostPort")
+        return cls(int(data["containerPort"]), int(host_port) if host_port is not None else None,
+                   str(data.get("protocol", default("ports.protocol"))), str(data.get("hostIP", "")))
 
     def __str__(self) -> str:
         host = f"{self.host_ip}:" if self.host_ip else ""
@@ -103,15 +162,15 @@ class PortSpec:
 class ServiceSpec:
     name: str
     image: str
-    replicas: int = 1
+    replicas: int = default("replicas")
     command: tuple[str, ...] | None = None
     env: tuple[tuple[str, str], ...] = ()          # sorted by name
     ports: tuple[PortSpec, ...] = ()               # sorted
     cpus: float | None = None
     memory: int | None = None                      # bytes
-    restart: str = "unless-stopped"
-    init: bool = True                              # run an init process as PID 1 (signals, zombies)
-    stop_grace_period: float = 10.0                # seconds between SIGTERM and SIGKILL
+    restart: str = default("restart")
+    init: bool = default("init")                   # run an init process as PID 1 (signals, zombies)
+    stop_grace_period: float = parse_duration(default("stopGracePeriod"))  # seconds between SIGTERM and SIGKILL
     labels: tuple[tuple[str, str], ...] = ()       # sorted; the user's metadata.labels
     health: HealthCheck | None = None              # None: the image's HEALTHCHECK, if any
     update: UpdatePolicy = UpdatePolicy()
@@ -153,33 +212,47 @@ class DesiredState:
         return next((s for s in self.services if s.name == name), None)
 
 
-def spec_from_template(name: str, replicas: int, template: dict, update: UpdatePolicy) -> ServiceSpec:
-    """The spec a replica was created from, rebuilt from its template label.
+def spec_from_template(name: str, replicas: int, template: dict, update: UpdatePolicy, source: str = "") -> ServiceSpec:
+    """The one conversion from a dict to a spec: the inverse of `ServiceSpec.template()`.
 
-    Used to restore a previous revision on rollback: the engine's labels, not
-    a local file, are what remembers it. Raises KeyError/ValueError on a
-    template this version cannot read.
+    It reads a template label (to restore a previous revision on rollback: the
+    engine's labels, not a local file, remember it), a cached spec, and a
+    validated manifest's `spec` (with `labels` from its metadata), whose
+    fields may be left out (they get the schema's defaults) and whose env and
+    label values may be numbers or booleans. Raises KeyError/ValueError/TypeError
+    on a template this version cannot read.
     """
     resources = template.get("resources") or {}
+    command = template.get("command")
     return ServiceSpec(
         name=name,
-        image=template["image"],
+        image=str(template["image"]),
         replicas=replicas,
-        command=tuple(template["command"]) if template.get("command") is not None else None,
-        env=tuple(sorted(template.get("env", {}).items())),
-        ports=tuple(
-            PortSpec(p["containerPort"], p.get("hostPort"), p.get("protocol", "tcp"), p.get("hostIP", ""))
-            for p in template.get("ports", [])
-        ),
-        cpus=resources.get("cpus"),
-        memory=parse_memory(resources["memory"]) if resources.get("memory") else None,
-        restart=template.get("restart", "unless-stopped"),
-        init=template.get("init", True),
-        stop_grace_period=parse_duration(template.get("stopGracePeriod", "10s")),
-        labels=tuple(sorted(template.get("labels", {}).items())),
+        command=tuple(str(word) for word in command) if command is not None else None,
+        env=_string_pairs(template.get("env")),
+        ports=tuple(sorted((PortSpec.from_canonical(p) for p in template.get("ports") or ()),
+                           key=lambda p: (p.container_port, p.protocol, p.host_ip, p.host_port or 0))),
+        cpus=parse_cpus(resources["cpus"]) if resources.get("cpus") is not None else None,
+        memory=parse_memory(resources["memory"]) if resources.get("memory") is not None else None,
+        restart=str(template.get("restart", default("restart"))),
+        init=bool(template.get("init", default("init"))),
+        stop_grace_period=parse_duration(template.get("stopGracePeriod", default("stopGracePeriod"))),
+        labels=_string_pairs(template.get("labels")),
         health=HealthCheck.from_canonical(template["healthCheck"]) if template.get("healthCheck") else None,
         update=update,
+        source=source,
     )
+
+
+def _string_pairs(mapping: dict | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(key), _scalar_text(value)) for key, value in (mapping or {}).items()))
+
+
+def _scalar_text(value: object) -> str:
+    # YAML `DEBUG: true` and `PORT: 8080` mean the strings "true" and "8080".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def canonical_json(value: object) -> str:

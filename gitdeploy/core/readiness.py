@@ -58,7 +58,7 @@ class ReplicaWatch:
 
     @property
     def probed_by_gitdeploy(self) -> bool:
-        return self.check is not None and self.check.kind in ("http", "tcp")
+        return self.check is not None and self.check.kind.probed_by_gitdeploy
 
     def observe(self, probe: ReplicaProbe, now: float, probe_ok: bool | None = None) -> Readiness:
         self.last = self._assess(probe, now, probe_ok)
@@ -103,7 +103,7 @@ class ReplicaWatch:
             self.failed_probes += 1
             past_grace = now - self.started_at >= self.check.start_period
             if past_grace and self.failed_probes >= self.check.retries:
-                return Readiness(Verdict.FAILED, f"{self.failed_probes} {self.check.kind} health checks failed in a row")
+                return Readiness(Verdict.FAILED, f"{self.failed_probes} {self.check.kind.value} health checks failed in a row")
             return False
         if probe.health == "unhealthy":
             return Readiness(Verdict.FAILED, "health check reported unhealthy")

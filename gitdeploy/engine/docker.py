@@ -16,7 +16,7 @@ from typing import Iterator
 from gitdeploy import __version__
 from gitdeploy.core import labels as L
 from gitdeploy.core.history import Event, RevisionEvent
-from gitdeploy.core.model import ServiceSpec
+from gitdeploy.core.model import CheckKind, ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.engine.base import PullPolicy
@@ -289,7 +289,7 @@ def _engine_healthcheck(spec: ServiceSpec) -> dict | None:
     check = spec.health
     if check is None:
         return None  # the image's own HEALTHCHECK, if it has one, applies
-    if check.kind != "exec":
+    if check.kind is not CheckKind.EXEC:
         return {"test": ["NONE"]}  # one source of truth: gitdeploy's probe
     nanoseconds = 1_000_000_000
     return {

@@ -16,9 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from gitdeploy import __version__
-from dataclasses import asdict
-
-from gitdeploy.core.model import DesiredState, HealthCheck, PortSpec, ServiceSpec, UpdatePolicy
+from gitdeploy.core.model import DesiredState, UpdatePolicy, spec_from_template
 
 
 def default_dir() -> Path:
@@ -56,36 +54,15 @@ def _desired_to(desired: DesiredState) -> dict:
     return {
         "project": desired.project,
         "commit": desired.commit,
-        "services": [
-            {
-                "name": s.name, "image": s.image, "replicas": s.replicas,
-                "command": list(s.command) if s.command is not None else None,
-                "env": [list(p) for p in s.env],
-                "ports": [[p.container_port, p.host_port, p.protocol, p.host_ip] for p in s.ports],
-                "cpus": s.cpus, "memory": s.memory, "restart": s.restart, "init": s.init,
-                "stop_grace_period": s.stop_grace_period,
-                "labels": [list(p) for p in s.labels], "source": s.source,
-                "health": s.health.canonical() if s.health else None,
-                "update": asdict(s.update),
-            }
-            for s in desired.services
-        ],
+        "services": [{"name": s.name, "replicas": s.replicas, "source": s.source, "template": s.template(),
+                      "update": s.update.canonical()} for s in desired.services],
     }
 
 
 def _desired_from(document: dict) -> DesiredState:
     services = tuple(
-        ServiceSpec(
-            name=s["name"], image=s["image"], replicas=s["replicas"],
-            command=tuple(s["command"]) if s["command"] is not None else None,
-            env=tuple((k, v) for k, v in s["env"]),
-            ports=tuple(PortSpec(c, h, proto, ip) for c, h, proto, ip in s["ports"]),
-            cpus=s["cpus"], memory=s["memory"], restart=s["restart"], init=s["init"],
-            stop_grace_period=s["stop_grace_period"],
-            labels=tuple((k, v) for k, v in s["labels"]), source=s["source"],
-            health=HealthCheck.from_canonical(s["health"]) if s["health"] else None,
-            update=UpdatePolicy(**s["update"]),
-        )
+        spec_from_template(s["name"], s["replicas"], s["template"], UpdatePolicy.from_canonical(s["update"]),
+                           source=s["source"])
         for s in document["services"]
     )
     return DesiredState(document["project"], document["commit"], services)

@@ -4,7 +4,9 @@ They run only on documents that passed the schema, so shapes are known here.
 """
 from __future__ import annotations
 
-from gitdeploy.core.units import format_duration, parse_cpus, parse_duration, parse_memory
+from gitdeploy.core.defaults import default
+from gitdeploy.core.model import HealthCheck, UpdateOrder, UpdatePolicy
+from gitdeploy.core.units import format_duration, parse_cpus, parse_memory
 from gitdeploy.errors import Problem
 from gitdeploy.manifests.yamldoc import Document
 
@@ -19,10 +21,10 @@ def document_problems(doc: Document) -> list[Problem]:
                 parse(resources[key])
             except ValueError as exc:
                 problems.append(doc.problem(["spec", "resources", key], f"spec.resources.{key}: {exc}"))
-    replicas = spec.get("replicas", 1)
+    replicas = spec.get("replicas", default("replicas"))
     seen: dict[tuple[int, str], int] = {}
     for index, port in enumerate(spec.get("ports") or []):
-        key = (port["containerPort"], port.get("protocol", "tcp"))
+        key = (port["containerPort"], port.get("protocol", default("ports.protocol")))
         if key in seen:
             problems.append(doc.problem(
                 ["spec", "ports", index, "containerPort"],
@@ -42,12 +44,14 @@ def document_problems(doc: Document) -> list[Problem]:
 def _timing_problems(doc: Document, spec) -> list[Problem]:
     """Lints of health-check and update timings that would make a rollout meaningless or impossible."""
     problems: list[Problem] = []
-    check, update = spec.get("healthCheck") or {}, spec.get("update") or {}
-    monitor = parse_duration(update.get("monitor", "5s"))
-    start_period = parse_duration(check.get("startPeriod", "0s")) if check else 0.0
+    update = spec.get("update") or {}
+    # The typed values, defaults filled, by the same conversion the builder uses.
+    policy = UpdatePolicy.from_canonical(update)
+    check = HealthCheck.from_canonical(spec["healthCheck"]) if spec.get("healthCheck") else None
+    monitor = policy.monitor
+    start_period = check.start_period if check else 0.0
     if check:
-        interval = parse_duration(check.get("interval", "5s"))
-        timeout = parse_duration(check["timeout"]) if "timeout" in check else min(2.0, interval)
+        interval, timeout = check.interval, check.timeout
         if timeout > interval:
             problems.append(doc.problem(
                 ["spec", "healthCheck", "timeout"],
@@ -59,14 +63,14 @@ def _timing_problems(doc: Document, spec) -> list[Problem]:
                 f"spec.update.monitor: {format_duration(monitor)} is shorter than one health-check interval "
                 f"({format_duration(interval)}), so a new replica could count as ready before a second check; "
                 f"set monitor to at least {format_duration(interval)}"))
-    deadline = parse_duration(update.get("progressDeadline", "2m"))
+    deadline = policy.progress_deadline
     if deadline < monitor + start_period:
         problems.append(doc.problem(
             ["spec", "update", "progressDeadline"] if "progressDeadline" in update else ["spec", "update"],
             f"spec.update.progressDeadline: {format_duration(deadline)} leaves no time for a replica to start "
             f"and be monitored ({format_duration(monitor + start_period)}); make it longer"))
     fixed = [i for i, p in enumerate(spec.get("ports") or []) if "hostPort" in p]
-    if update.get("order") == "start-first" and fixed:
+    if "order" in update and policy.order is UpdateOrder.START_FIRST and fixed:
         problems.append(doc.problem(
             ["spec", "update", "order"],
             f"spec.update.order: start-first runs a new replica beside the old one, but spec.ports[{fixed[0]}] "
@@ -93,7 +97,7 @@ def project_problems(docs: list[Document]) -> list[Problem]:
         for index, port in enumerate(doc.body["spec"].get("ports") or []):
             if "hostPort" not in port:
                 continue
-            key = (port.get("hostIP", ""), port["hostPort"], port.get("protocol", "tcp"))
+            key = (port.get("hostIP", ""), port["hostPort"], port.get("protocol", default("ports.protocol")))
             if key in host_ports:
                 other, other_index = host_ports[key]
                 at = other.problem(["spec", "ports", other_index, "hostPort"], "")

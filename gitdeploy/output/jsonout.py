@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import sys
 
-from gitdeploy.apply import SyncResult
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
+from gitdeploy.core.results import SyncResult
 from gitdeploy.core.status import ServiceStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.source.tree import Revision
@@ -58,7 +58,7 @@ def sync(revision: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
     document = plan(revision, the_plan) | {"dryRun": result is None}
     if result is not None:
         outcomes = {s.name: s for s in result.services}
-        document["result"] = result.result
+        document["result"] = result.result.value
         for service in document["services"]:
             outcome = outcomes[service["name"]]
             service["outcome"] = outcome.outcome.value

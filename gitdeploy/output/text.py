@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from gitdeploy.apply import Outcome, SyncResult
 from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan
+from gitdeploy.core.results import Outcome, RunOutcome, SyncResult
 from gitdeploy.core.status import ServiceStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.output import console
@@ -71,20 +71,20 @@ def _detail(service: ServicePlan) -> str:
 
 def sync_result(result: SyncResult) -> None:
     out = console.stdout()
-    if result.result == "noop" and all(s.outcome is Outcome.UNCHANGED for s in result.services):
+    if result.result is RunOutcome.NOOP and result.changed_nothing:
         out.print(f"Nothing to do: {escape(result.project)} already matches {result.commit[:12]}.")
         return
     for service in result.services:
         if service.outcome is Outcome.APPLIED:
             out.print(f"  [green]✓[/] {escape(service.name)} {service.action.value}: {escape(service.message)}")
-        elif service.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
+        elif service.outcome.went_wrong:
             word = "rolled back" if service.outcome is Outcome.ROLLED_BACK else "failed"
             out.print(f"  [red]✗ {escape(service.name)} {service.action.value} {word}:[/] {escape(service.message)}")
             for line in service.detail.splitlines():
                 out.print(f"      {escape(line)}")
         elif service.outcome is Outcome.KEPT:
             out.print(f"  [yellow]?[/] {escape(service.name)}: {escape(service.message)}")
-    failed = [s.name for s in result.services if s.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK)]
+    failed = [s.name for s in result.went_wrong()]
     if failed:
         out.print(f"[red]Sync failed for {', '.join(failed)}[/]; the other services are converged.")
     else:

@@ -1,19 +1,44 @@
-"""The core stays pure: no engine, git, CLI or output library is imported there."""
+"""The layers keep their import rule (docs/how-it-works.md#layers): the core stays pure, use cases
+see the engine only through its interface, renderers read core results only."""
 import ast
 from pathlib import Path
 
-import gitdeploy.core
+import pytest
 
-FORBIDDEN = ("docker", "git", "typer", "rich", "requests", "subprocess", "gitdeploy.engine", "gitdeploy.source",
-             "gitdeploy.cli", "gitdeploy.output")
+import gitdeploy
+
+ROOT = Path(gitdeploy.__file__).parent
+ADAPTERS = ("docker", "git", "typer", "rich", "requests", "subprocess", "gitdeploy.engine", "gitdeploy.source",
+            "gitdeploy.cli", "gitdeploy.output")
+EXECUTION = ("gitdeploy.apply", "gitdeploy.rollout", "gitdeploy.operations", "gitdeploy.watch")
+
+# (files, imports they must not make)
+LAYERS = [
+    ("core/*.py", ADAPTERS + EXECUTION + ("gitdeploy.manifests", "gitdeploy.errors", "gitdeploy.probes")),
+    ("apply.py", ("docker", "git", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
+    ("rollout.py", ("docker", "git", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
+    ("operations.py", ("docker", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
+    ("watch.py", ("docker", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.source")),
+    ("output/*.py", ("docker", "git", "typer") + EXECUTION + ("gitdeploy.engine",)),
+]
+
+
+def imports_of(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append(node.module or "")
+    return names
+
+
+@pytest.mark.parametrize("pattern, forbidden", LAYERS, ids=[layer[0] for layer in LAYERS])
+def test_layer_imports_nothing_it_must_not(pattern, forbidden):
+    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in sorted(ROOT.glob(pattern))
+                 for name in imports_of(path) if any(name == f or name.startswith(f + ".") for f in forbidden)]
+    assert offenders == []
 
 
 def test_core_imports_nothing_impure():
-    offenders = []
-    for path in Path(gitdeploy.core.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offenders += [f"{path.name}: {n}" for n in names
-                          if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)]
-    assert offenders == []
+    test_layer_imports_nothing_it_must_not(*LAYERS[0])

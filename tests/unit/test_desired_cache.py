@@ -1,12 +1,12 @@
 """The cache of validated desired state: a round trip loses nothing; damage is a miss."""
-from gitdeploy.core.model import DesiredState, HealthCheck, PortSpec, ServiceSpec, UpdatePolicy
+from gitdeploy.core.model import DesiredState, HealthCheck, PortSpec, ServiceSpec, UpdateOrder, UpdatePolicy
 from gitdeploy.manifests import cache
 
 DESIRED = DesiredState("shop", "ab" * 20, (
     ServiceSpec("web", "shop/web:1", replicas=3, command=("/bin/httpd", "-f"), env=(("A", "1"),),
                 ports=(PortSpec(80, 8080, "tcp", "127.0.0.1"),), cpus=0.5, memory=64 * 2**20, restart="always",
                 init=False, stop_grace_period=2.5, labels=(("tier", "front"),), source="web.yaml:1",
-                health=HealthCheck(exec=("true",), interval=1.0), update=UpdatePolicy(parallelism=2, order="stop-first")),
+                health=HealthCheck(exec=("true",), interval=1.0), update=UpdatePolicy(parallelism=2, order=UpdateOrder.STOP_FIRST)),
     ServiceSpec("worker", "shop/worker:1"),
 ))
 

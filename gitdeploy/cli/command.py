@@ -1,0 +1,62 @@
+"""What every command shares: where the manifests are, how to print, and the error boundary.
+
+A command parses its options, opens `Command.loaded()` (reads the desired state
+at the commit, prints source warnings, renders any GitDeployError once with its
+exit code), calls one operation, and renders the result with `show`.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import typer
+
+from gitdeploy.cli.options import OutputFormat, rendered_errors
+from gitdeploy.errors import ExitCode
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    repo: str
+    ref: str | None
+    path: str | None
+    output: OutputFormat
+    verbose: bool
+
+    @contextmanager
+    def loaded(self) -> Iterator[tuple]:
+        """(revision, desired state) at the source's commit, inside the error boundary."""
+        from gitdeploy import operations
+        from gitdeploy.output import text
+
+        with self.errors():
+            revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path))
+            text.warnings(revision)
+            yield revision, desired
+
+    def errors(self):
+        return rendered_errors(self.output, self.verbose)
+
+    @property
+    def json(self) -> bool:
+        return self.output is OutputFormat.JSON
+
+    def show(self, document: dict, as_text: Callable[[], None]) -> None:
+        """One JSON document on stdout with --output json, else the text rendering."""
+        from gitdeploy.output import jsonout
+
+        if self.json:
+            jsonout.emit(document)
+        else:
+            as_text()
+
+    def say(self, document: dict, message: str) -> None:
+        """A document, or one line of text."""
+        from gitdeploy.output import text
+
+        self.show(document, lambda: text.console.stdout().print(message))
+
+    @staticmethod
+    def exit(code: ExitCode) -> None:
+        raise typer.Exit(int(code))

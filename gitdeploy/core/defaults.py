@@ -1,0 +1,31 @@
+"""The default of every manifest field, read from the service schema's `default` keywords.
+
+The schema is where a default is stated (the reference docs are generated from
+it, and the validator reads it); the typed model and the one dict-to-spec
+conversion (model.spec_from_template) take theirs from here, so a default is
+changed in one place. Two defaults depend on other fields and so cannot be a
+schema `default`; they are computed in model.py and described in the schema:
+a health check's timeout (2s, or the interval if shorter) and the update order
+(stop-first for a service with a fixed hostPort).
+"""
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+SERVICE_SCHEMA = "service.v1.schema.json"
+
+
+@cache
+def _spec_schema() -> dict:
+    schema = json.loads(resources.files("gitdeploy.schemas").joinpath(SERVICE_SCHEMA).read_text())
+    return schema["properties"]["spec"]
+
+
+def default(path: str):
+    """The default of `spec.<path>`, e.g. default("update.monitor") == "5s"; KeyError if it has none."""
+    node = _spec_schema()
+    for part in path.split("."):
+        node = node.get("items", node)["properties"][part]
+    return node["default"]

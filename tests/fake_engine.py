@@ -1,0 +1,181 @@
+"""A fake engine and a fake clock, for unit tests of apply, rollout, operations and watch.
+
+It implements the Engine interface (gitdeploy/engine/base.py) in memory. What
+a replica reports over time is scripted per image by a `Behaviour`: a list of
+(age in seconds, what `inspect` says from then on). The scripts below are the
+state sequences the real engine shows for the integration tests' images
+(tests/integration/test_rollout.py: v1/v2 good, v3 unhealthy, v4 exits at once).
+Time is a `FakeClock`: `sleep` advances it, so a rollout with a 2-minute deadline
+runs in milliseconds.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from gitdeploy.core import labels as L
+from gitdeploy.core.history import RevisionEvent
+from gitdeploy.core.model import ServiceSpec
+from gitdeploy.core.observed import ObservedReplica, ObservedState
+from gitdeploy.core.readiness import ReplicaProbe
+from gitdeploy.errors import EngineError, ImageNotFound, LockHeld
+from gitdeploy.rollout import Runtime
+
+Behaviour = list[tuple[float, ReplicaProbe]]
+
+# An exec health check passing after its first interval (1 s).
+GOOD: Behaviour = [(0.0, ReplicaProbe("running", health="starting")), (1.0, ReplicaProbe("running", health="healthy"))]
+# The check fails `retries` times: the engine reports unhealthy.
+UNHEALTHY: Behaviour = [(0.0, ReplicaProbe("running", health="starting")),
+                        (3.0, ReplicaProbe("running", health="unhealthy", health_output="wget: 404 Not Found"))]
+# The process exits at once (v4: "missing config").
+CRASHES: Behaviour = [(0.0, ReplicaProbe("running")), (0.3, ReplicaProbe("exited", exit_code=1))]
+# Healthy, then killed while being monitored.
+DIES_IN_MONITOR: Behaviour = [(0.0, ReplicaProbe("running", health="starting")),
+                              (1.0, ReplicaProbe("running", health="healthy")),
+                              (2.5, ReplicaProbe("exited", exit_code=137))]
+# Never answers its check: only the progress deadline ends the wait.
+NEVER_READY: Behaviour = [(0.0, ReplicaProbe("running", health="starting"))]
+# No health check at all: running is all there is.
+RUNS: Behaviour = [(0.0, ReplicaProbe("running"))]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def runtime(self, probe=lambda check, address: True) -> Runtime:
+        return Runtime(clock=self, sleep=self.sleep, probe=probe)
+
+
+class Killed(BaseException):
+    """The gitdeploy process dies here (SIGKILL): nothing after it runs, whatever it catches."""
+
+
+@dataclass
+class FakeReplica:
+    name: str
+    project: str
+    service: str
+    slot: int
+    spec: ServiceSpec
+    commit: str
+    started_at: float
+
+    def observed(self, probe: ReplicaProbe) -> ObservedReplica:
+        status = "Up (unhealthy)" if probe.health == "unhealthy" else "Up"
+        return ObservedReplica(self.name, self.name, self.service, self.slot, self.spec.template_hash(),
+                               self.spec.template_json(), self.commit, self.spec.image, probe.state, status)
+
+
+@dataclass
+class FakeEngine:
+    clock: FakeClock = field(default_factory=FakeClock)
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)   # image -> behaviour; default GOOD
+    replica_behaviours: dict[str, Behaviour] = field(default_factory=dict)   # one replica's, by name
+    missing_images: set[str] = field(default_factory=set)
+    kill_at_start: int = 0            # die (Killed) at this start_replica call, counting from 1; 0: never
+    on_start: object = None           # called with the replica name after each start (tests change the world here)
+    replicas: dict[str, FakeReplica] = field(default_factory=dict)
+    events: list[RevisionEvent] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)       # "start NAME", "remove NAME", "lock", ...
+    lowest_running: dict[str, int] = field(default_factory=dict)   # service -> fewest running after a removal
+    held_by: str | None = None        # another run's lock
+    starts: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+
+    # -- the Engine interface ----------------------------------------------
+
+    def observe(self, project: str) -> ObservedState:
+        with self._lock:
+            return ObservedState(project, tuple(r.observed(self._probe(r)) for r in self.replicas.values()
+                                                if r.project == project))
+
+    def ensure_network(self, project: str) -> None:
+        self.log.append(f"network {project}")
+
+    def ensure_image(self, image: str) -> None:
+        if image in self.missing_images:
+            raise ImageNotFound(f"image {image} is not on the engine and --pull never forbids pulling it")
+
+    def start_replica(self, project: str, commit: str, spec: ServiceSpec, slot: int) -> str:
+        with self._lock:
+            self.starts += 1
+            if self.starts == self.kill_at_start:
+                raise Killed()
+            name = L.replica_name(project, spec.name, slot, spec.template_hash())
+            if name in self.replicas:
+                raise EngineError(f"creating replica {name}: Conflict. The container name is already in use")
+            self.replicas[name] = FakeReplica(name, project, spec.name, slot, spec, commit, self.clock())
+            self.log.append(f"start {name}")
+        if self.on_start:
+            self.on_start(name)
+        return name
+
+    def remove_replica(self, replica: ObservedReplica) -> None:
+        with self._lock:
+            removed = self.replicas.pop(replica.name, None)
+            self.log.append(f"remove {replica.name}")
+            if removed is not None:
+                running = sum(1 for r in self.replicas.values()
+                              if r.service == removed.service and self._probe(r).state == "running")
+                self.lowest_running[removed.service] = min(running, self.lowest_running.get(removed.service, running))
+
+    def inspect_replica(self, name: str) -> ReplicaProbe:
+        with self._lock:
+            return self._probe(self.replicas[name])
+
+    def replica_logs(self, name: str, lines: int = 20) -> str:
+        return f"log of {name}"
+
+    def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
+        return tuple(self.events)
+
+    def append_history(self, project: str, event: RevisionEvent) -> None:
+        self.events.append(event)
+
+    @contextmanager
+    def lock(self, project: str, timeout: float = 0.0):
+        if self.held_by:
+            raise LockHeld(f"project {project} is locked by {self.held_by}")
+        self.log.append("lock")
+        self.held_by = "this run"
+        try:
+            yield
+        finally:
+            self.held_by = None
+            self.log.append("unlock")
+
+    def unlock(self, project: str):
+        holder, self.held_by = self.held_by, None
+        return holder
+
+    def lock_holder(self, project: str):
+        return self.held_by
+
+    # -- for assertions -------------------------------------------------------
+
+    def images(self, service: str) -> list[str]:
+        """The image of each replica of `service`, by slot."""
+        with self._lock:
+            return [r.spec.image for r in sorted(self.replicas.values(), key=lambda r: r.slot) if r.service == service]
+
+    def names(self, service: str) -> list[str]:
+        return sorted(r.name for r in self.replicas.values() if r.service == service)
+
+    def _probe(self, replica: FakeReplica) -> ReplicaProbe:
+        age = self.clock() - replica.started_at
+        behaviour = self.replica_behaviours.get(replica.name) or self.behaviours.get(replica.spec.image, GOOD)
+        return [probe for since, probe in behaviour if age >= since][-1]

@@ -1,0 +1,129 @@
+"""The use cases against the fake engine: sync (plain, dry run, --atomic, locked), rollback, status, history."""
+from __future__ import annotations
+
+import pytest
+
+from gitdeploy import operations
+from gitdeploy.core.history import Event
+from gitdeploy.core.model import DesiredState, HealthCheck, ServiceSpec, UpdatePolicy
+from gitdeploy.core.plan import ServiceAction
+from gitdeploy.core.results import Outcome, RunOutcome
+from gitdeploy.errors import ExitCode, LockHeld, NotFound
+from tests.fake_engine import NEVER_READY, UNHEALTHY, FakeEngine
+
+CHECK = HealthCheck(exec=("true",), interval=1.0, timeout=1.0)
+POLICY = UpdatePolicy(monitor=2.0, progress_deadline=30.0)
+
+
+def desired(*services: tuple[str, str], replicas: int = 1, commit: str = "c1") -> DesiredState:
+    specs = tuple(ServiceSpec(name, image, replicas=replicas, health=CHECK, update=POLICY)
+                  for name, image in sorted(services))
+    return DesiredState("shop", commit * 20, specs)
+
+
+def sync(engine: FakeEngine, state: DesiredState, **options):
+    return operations.sync(state, engine, runtime=engine.clock.runtime(), **options)
+
+
+def outcomes(result) -> dict[str, Outcome]:
+    return {s.name: s.outcome for s in result.services}
+
+
+def test_a_second_sync_changes_nothing_and_takes_no_lock():
+    engine = FakeEngine()
+    state = desired(("web", "v1"), ("api", "v1"))
+    _, first = sync(engine, state)
+    assert first.result is RunOutcome.APPLIED and engine.log.count("lock") == 1
+    engine.log.clear()
+    the_plan, second = sync(engine, state)
+    assert the_plan.in_sync and second.result is RunOutcome.NOOP
+    assert engine.log == []
+
+
+def test_dry_run_plans_and_touches_nothing():
+    engine = FakeEngine()
+    seen = []
+    the_plan, result = sync(engine, desired(("web", "v1")), dry_run=True, on_plan=seen.append)
+    assert result is None and seen == [the_plan] and engine.images("web") == []
+    assert ExitCode.of(None) is ExitCode.OK
+
+
+def test_another_run_holding_the_lock_stops_a_sync_that_has_work():
+    engine = FakeEngine(held_by="ci on host-2")
+    with pytest.raises(LockHeld):
+        sync(engine, desired(("web", "v1")))
+
+
+def test_atomic_puts_back_every_service_this_sync_changed():
+    engine = FakeEngine(behaviours={"v2-bad": UNHEALTHY})
+    sync(engine, desired(("web", "v1"), ("api", "v1"), ("worker", "v1")))
+    _, result = sync(engine, desired(("web", "v2"), ("api", "v2-bad"), ("worker", "v1"), ("new", "v1"), commit="c2"),
+                     atomic=True)
+    assert outcomes(result) == {"api": Outcome.ROLLED_BACK, "new": Outcome.ROLLED_BACK, "web": Outcome.ROLLED_BACK,
+                                "worker": Outcome.UNCHANGED}
+    assert {s: engine.images(s) for s in ("web", "api", "worker", "new")} == \
+        {"web": ["v1"], "api": ["v1"], "worker": ["v1"], "new": []}
+    web = {s.name: s for s in result.services}["web"]
+    assert "api failed (--atomic)" in web.message   # cancelled while being monitored, and put back
+    rolled_back = sorted(e.service for e in engine.events if e.event is Event.ROLLED_BACK)
+    assert rolled_back == ["api", "new", "web"]   # the next unattended sync holds the whole commit
+    assert ExitCode.of(result.result) is ExitCode.ROLLED_BACK
+
+
+def test_atomic_with_nothing_failing_is_a_plain_sync():
+    engine = FakeEngine()
+    _, result = sync(engine, desired(("web", "v1"), ("api", "v1")), atomic=True)
+    assert result.result is RunOutcome.APPLIED
+
+
+def test_rollback_pins_the_previous_revision_until_git_moves_on():
+    engine = FakeEngine()
+    sync(engine, desired(("web", "v1")))
+    v2 = desired(("web", "v2"), commit="c2")
+    sync(engine, v2)
+    the_plan, result = operations.rollback(v2, engine, "web", runtime=engine.clock.runtime())
+    assert result.result is RunOutcome.APPLIED and engine.images("web") == ["v1"]
+    assert [e.event for e in engine.events][-2:] == [Event.PINNED, Event.DEPLOYED]
+    again, _ = sync(engine, v2)
+    assert again.services[0].pinned is not None and engine.images("web") == ["v1"]   # held by the pin
+    assert operations.status(v2, engine)[0].note.startswith("rolled back to revision 1")
+    assert operations.clear_pin(v2, engine, "web") is True
+    sync(engine, v2)
+    assert engine.images("web") == ["v2"]
+
+
+def test_rollback_to_a_revision_that_fails_again_drops_the_pin():
+    engine = FakeEngine()
+    sync(engine, desired(("web", "v1")))
+    v2 = desired(("web", "v2"), commit="c2")
+    sync(engine, v2)
+    engine.behaviours["v1"] = NEVER_READY
+    _, result = operations.rollback(v2, engine, "web", to=1, runtime=engine.clock.runtime())
+    assert result.result is RunOutcome.ROLLED_BACK and engine.images("web") == ["v2"]
+    assert [e.event for e in engine.events][-3:] == [Event.PINNED, Event.ROLLED_BACK, Event.UNPINNED]
+
+
+@pytest.mark.parametrize("service, to, message", [
+    ("web", None, "service 'web' has no earlier deployed revision to roll back to"),
+    ("web", 7, "service 'web' has no revision 7"),
+    ("nope", None, "no service 'nope' in project shop"),
+])
+def test_rollback_refuses_what_does_not_exist(service, to, message):
+    engine = FakeEngine()
+    state = desired(("web", "v1"))
+    sync(engine, state)
+    with pytest.raises(NotFound, match=message):
+        operations.rollback(state, engine, service, to=to, runtime=engine.clock.runtime())
+
+
+def test_status_and_history_read_the_engine():
+    engine = FakeEngine()
+    state = desired(("web", "v1"), replicas=2)
+    sync(engine, state)
+    row = operations.status(state, engine)[0]
+    assert (row.name, row.running, row.desired, row.synced) == ("web", 2, 2, True)
+    engine.replicas.pop(engine.names("web")[0])
+    row = operations.status(state, engine)[0]
+    assert (row.running, row.synced, row.pending) == (1, False, ServiceAction.REPAIR)
+    assert [(e.service, e.revision) for e in operations.history(state, engine, "web")] == [("web", 1)]
+    assert operations.history(state, engine, "other") == ()

@@ -1,0 +1,111 @@
+"""The reconcile loop, pass by pass, on a real Git repository and the fake engine."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from gitdeploy import operations
+from gitdeploy.watch import Watch
+from tests.fake_engine import NEVER_READY, FakeEngine
+from tests.manifest_repo import ManifestRepo
+
+CHECK = {"exec": ["true"], "interval": "1s", "timeout": "1s"}
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def repo(tmp_path) -> ManifestRepo:
+    repo = ManifestRepo(tmp_path / "deploy", "shop")
+    repo.service("web", image="v1", healthCheck=CHECK)
+    repo.commit("web v1")
+    return repo
+
+
+@pytest.fixture
+def webhook():
+    """A webhook receiver on loopback; the JSON bodies it got."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def watch(repo: ManifestRepo, engine: FakeEngine, **options) -> tuple[Watch, list[str]]:
+    lines: list[str] = []
+    return Watch(operations.Source(str(repo.root)), engine, interval=1.0, log=lines.append,
+                 progress=lambda s, m: None, runtime=engine.clock.runtime(), **options), lines
+
+
+# (id, what changes between passes, words in the second pass's line)
+CASES = [
+    ("nothing changed: a no-op", lambda repo, engine: None, ["shop@", "noop"]),
+    ("a new commit is rolled out", lambda repo, engine: (repo.service("web", image="v2", healthCheck=CHECK),
+                                                         repo.commit("v2")), ["applied", "(web applied)"]),
+    ("drift is repaired", lambda repo, engine: engine.replicas.clear(), ["applied", "(web applied)"]),
+]
+
+
+@pytest.mark.parametrize("change, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_second_pass(repo, webhook, change, words):
+    url, received = webhook
+    engine = FakeEngine()
+    loop, lines = watch(repo, engine, webhooks=(url,))
+    assert loop.one_pass() is False and "applied" in lines[-1]
+    change(repo, engine)
+    loop.one_pass()
+    assert all(word in lines[-1] for word in words), lines[-1]
+    # A no-op is not news; every pass that did something is posted once.
+    assert [d["result"] for d in received] == ["applied"] + (["applied"] if "applied" in words else [])
+
+
+def test_a_failing_pass_is_logged_and_posted_and_the_loop_goes_on(repo, webhook):
+    url, received = webhook
+    (repo.root / "services" / "web.yaml").write_text("kind: [")
+    repo.commit("broken")
+    loop, lines = watch(repo, FakeEngine(), webhooks=(url,))
+    loop.one_pass()
+    assert "error: " in lines[-1] and received[0]["error"]["exitCode"] == 1
+
+
+def test_a_newer_commit_preempts_a_rollout_stuck_on_health(repo):
+    engine = FakeEngine(behaviours={"v2": NEVER_READY})
+    loop, lines = watch(repo, engine)
+    loop.one_pass()
+    repo.service("web", image="v2", healthCheck=CHECK)
+    repo.commit("v2: never ready")
+    fix = []
+    engine.on_start = lambda name: fix or fix.append(
+        (repo.service("web", image="v3", healthCheck=CHECK), repo.commit("v3: the fix")))
+    assert loop.one_pass() is True, lines   # the next pass starts at once
+    assert "rolled_back" in lines[-1]
+    assert engine.images("web") == ["v1"]
+    loop.one_pass()
+    assert engine.images("web") == ["v3"]
+
+
+def test_json_documents_go_to_emit_and_stop_ends_the_loop(repo):
+    documents: list[dict] = []
+    loop, lines = watch(repo, FakeEngine(), emit=documents.append)
+    loop.stop.set()
+    loop.run()
+    assert lines[0].startswith("watching ") and lines[-1] == "stopped" and documents == []
+    loop.one_pass()
+    assert documents[0]["result"] == "applied" and documents[0]["services"][0]["outcome"] == "applied"
