@@ -20,7 +20,7 @@ from gitdeploy.core.status import ServiceStatus, service_statuses
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import NotFound
 from gitdeploy.rollout import Runtime
-from gitdeploy.source.tree import Revision
+from gitdeploy.core.revision import Revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ def read_desired(source: Source) -> tuple[Revision, DesiredState]:
     if desired is None:
         from gitdeploy.manifests import load_desired
         from gitdeploy.source.git import read_files
-        from gitdeploy.source.tree import SourceTree
+        from gitdeploy.core.revision import SourceTree
 
         desired = load_desired(SourceTree(revision, read_files(revision)))
         cache.store(key, desired)

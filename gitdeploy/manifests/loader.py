@@ -9,7 +9,7 @@ from gitdeploy.manifests.build import build_service
 from gitdeploy.manifests.checks import document_problems, project_problems
 from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, schema_problems
 from gitdeploy.manifests.yamldoc import Document, parse
-from gitdeploy.source.tree import SourceTree
+from gitdeploy.core.revision import SourceTree
 
 PROJECT_FILE = "gitdeploy.yaml"
 KINDS = ("Service",)

@@ -10,7 +10,7 @@ from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
 from gitdeploy.core.results import SyncResult
 from gitdeploy.core.status import ServiceStatus
 from gitdeploy.errors import GitDeployError, ManifestError
-from gitdeploy.source.tree import Revision
+from gitdeploy.core.revision import Revision
 
 
 def emit(document: dict) -> None:

@@ -8,7 +8,7 @@ from gitdeploy.core.results import Outcome, RunOutcome, SyncResult
 from gitdeploy.core.status import ServiceStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.output import console
-from gitdeploy.source.tree import Revision
+from gitdeploy.core.revision import Revision
 
 _MARK = {
     ServiceAction.CREATE: ("+", "green"),

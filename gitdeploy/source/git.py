@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 from gitdeploy.errors import SourceError
-from gitdeploy.source.tree import Revision, SourceFile, SourceTree
+from gitdeploy.core.revision import Revision, SourceFile, SourceTree
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@host:org/repo.git

@@ -19,7 +19,7 @@ LAYERS = [
     ("rollout.py", ("docker", "git", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
     ("operations.py", ("docker", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
     ("watch.py", ("docker", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.source")),
-    ("output/*.py", ("docker", "git", "typer") + EXECUTION + ("gitdeploy.engine",)),
+    ("output/*.py", ("docker", "git", "typer") + EXECUTION + ("gitdeploy.engine", "gitdeploy.source")),
 ]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from gitdeploy.errors import ManifestError, SourceError
 from gitdeploy.manifests import load_desired
-from gitdeploy.source.tree import Revision, SourceFile, SourceTree
+from gitdeploy.core.revision import Revision, SourceFile, SourceTree
 
 PROJECT = ("gitdeploy.yaml", "project: shop\n")
 

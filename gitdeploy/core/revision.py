@@ -1,6 +1,7 @@
 """What the Git adapter hands to the rest: a resolved revision, and its files.
 
-Plain data, so the manifest loader (and its tests) need no Git at all.
+Plain data, so the manifest loader (and its tests) need no Git at all, and the
+renderers read a revision without depending on the Git adapter.
 """
 from __future__ import annotations
 
