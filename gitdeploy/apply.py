@@ -6,9 +6,9 @@ plan through the same `Rollout` (rollout.py). Each service with work is one
 health-gated rollout; services are rolled independently, in parallel on a small
 thread pool (threads only wait on the engine's API). One that fails (a missing
 image, a replica that never gets healthy) is reported and the others still
-converge. Its own failure leaves no debris: an image problem is found before
-any of its replicas is touched, and a failed rollout is rolled back by the
-rollout itself.
+converge. A failure leaves no debris: what the engine cannot do (an image it
+cannot get, more CPUs than it has) stops the run before its first change, and
+a failed rollout is rolled back by the rollout itself.
 
 What the history remembers of each rollout is recorded here, in one place.
 """
@@ -19,61 +19,54 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from gitdeploy.core.history import Event, RevisionEvent
+from gitdeploy.core.history import Event, History, RevisionEvent
 from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan, StartReplica
 from gitdeploy.core.results import Outcome, ServiceResult, SyncResult
 from gitdeploy.engine.base import Engine
-from gitdeploy.errors import GitDeployError
-from gitdeploy.rollout import Interrupt, Rollout, RolloutReport, Runtime
-
-# Measured (bench/): 4, 8 and 16 workers deploy 20 services equally fast on 2
-# cores; the engine is the bottleneck, so a few threads suffice.
-DEFAULT_WORKERS = 8
+from gitdeploy.errors import GitDeployError, Unsatisfiable
+from gitdeploy.rollout import Failure, Interrupt, Rollout, RolloutReport, Runtime
 
 Progress = Callable[[str, str], None]   # (service, message)
 
 
 def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: None,
-               workers: int = DEFAULT_WORKERS, should_abort: Interrupt = lambda: None,
-               atomic: bool = False, runtime: Runtime = Runtime()) -> SyncResult:
+               should_abort: Interrupt = lambda: None, atomic: bool = False, runtime: Runtime = Runtime(),
+               stop_requested: Interrupt = lambda: None, reverting: bool = False) -> SyncResult:
     """Rolls out every service with work. With `atomic`, the first service that
     fails cancels the rollouts still running (operations.sync then reverts the
-    ones already done)."""
-    return _Execution(plan, engine, progress, should_abort, atomic, runtime).run(workers)
+    ones already done). A plan that is itself a revert (`reverting`) is not
+    rolled back when it fails: there is nothing further back."""
+    return _Execution(plan, engine, progress, should_abort, atomic, runtime, stop_requested, reverting).run()
 
 
 class _Execution:
     """One run of a plan: its services' rollouts and what they share (progress, the first failure)."""
 
     def __init__(self, plan: Plan, engine: Engine, progress: Progress, should_abort: Interrupt, atomic: bool,
-                 runtime: Runtime) -> None:
+                 runtime: Runtime, stop_requested: Interrupt, reverting: bool) -> None:
         self.plan, self.engine, self.progress, self.should_abort, self.atomic, self.runtime = \
             plan, engine, progress, should_abort, atomic, runtime
+        self.stop_requested, self.reverting = stop_requested, reverting
         self.lock = threading.Lock()
         self.first_failure: str | None = None   # --atomic: the service whose failure cancels the others
+        self.recorded = False                   # an event was added to the history
 
-    def run(self, workers: int) -> SyncResult:
+    def run(self) -> SyncResult:
         plan = self.plan
         if plan.in_sync:
             return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
         # (HELD services have no work: they surface through _untouched as rolled back.)
+        _preflight(plan, self.engine)
         if plan.needs_network:
             self.engine.ensure_network(plan.project)
         results: dict[str, ServiceResult] = {}
-        checked: dict[str, str | None] = {}   # image -> problem; services often share an image
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gitdeploy-apply") as pool:
-            futures = {}
-            for service in plan.services:
-                if not service.work:
-                    continue
-                problem = _preflight(service, self.engine, checked)
-                if problem:
-                    self.report(service.name, f"failed: {problem}")
-                    results[service.name] = self.result(service, RolloutReport(Outcome.FAILED, problem))
-                else:
-                    futures[service.name] = pool.submit(self.roll_out, service)
+        with ThreadPoolExecutor(max_workers=self.runtime.services_at_once, thread_name_prefix="gitdeploy-apply") as pool:
+            futures = {service.name: pool.submit(self.roll_out, service) for service in plan.services if service.work}
             for name, future in futures.items():
                 results[name] = future.result()
+        if self.recorded:
+            # History is bounded: what it holds (env values included) does not pile up forever.
+            self.engine.forget_history(plan.project, History(self.engine.read_history(plan.project)).expired())
         return SyncResult(plan.project, plan.commit,
                           tuple(results.get(s.name) or _untouched(s) for s in plan.services))
 
@@ -85,9 +78,16 @@ class _Execution:
             self.progress(service, message)
 
     def roll_out(self, service: ServicePlan) -> ServiceResult:
+        stop = self.stop_requested()
+        if stop:   # not started at all: it runs what it ran
+            return self.result(service, RolloutReport(Outcome.FAILED, f"not started: {stop}",
+                                                      Failure("(none)", stop, abandoned=True)))
         try:
+            # A held service's repair keeps the revision that ran; if that fails there is nothing to go back to.
+            may_revert = not self.reverting and service.action is not ServiceAction.HELD
             report = Rollout(self.plan.project, service, self.engine, lambda m: self.report(service.name, m),
-                             self.runtime, should_abort=self.should_abort, cancelled=self.cancelled).run()
+                             self.runtime, should_abort=self.should_abort, cancelled=self.cancelled,
+                             stop_requested=self.stop_requested, may_revert=may_revert).run()
         except GitDeployError as exc:   # the engine refused something mid-way
             self.report(service.name, f"failed: {exc.message}")
             report = RolloutReport(Outcome.FAILED, exc.message)
@@ -102,27 +102,46 @@ class _Execution:
             event = _event_of(service, report)
             if event is not None:
                 self.engine.append_history(self.plan.project, event)
+                self.recorded = True
             if report.outcome is not Outcome.APPLIED:
                 with self.lock:
                     self.first_failure = self.first_failure or service.name
                 if service.revision and event is not None:   # remembered as failed: say which revision
                     message = f"revision {service.revision}: {message}"
+        if service.action is ServiceAction.HELD and report.outcome is Outcome.APPLIED:
+            # Kept on the revision that ran before: still held back, and said so.
+            return ServiceResult(service.name, service.action, Outcome.ROLLED_BACK,
+                                 f"{_held_message(service)}; repaired: {message}", service.held.message)
         return ServiceResult(service.name, service.action, report.outcome, message,
                              failure.detail if failure else "", abandoned=abandoned)
 
 
-def _preflight(service: ServicePlan, engine: Engine, checked: dict[str, str | None]) -> str | None:
-    """Checks that would otherwise fail half-way through the service, before touching it."""
-    if service.spec is None or not any(isinstance(s, StartReplica) for s in service.steps):
-        return None
-    image = service.spec.image
-    if image not in checked:
+def _preflight(plan: Plan, engine: Engine) -> None:
+    """What would otherwise fail half-way, checked before the first change: nothing is removed or
+    replaced unless every image the plan starts is on the engine (or pullable under --pull) and the
+    engine has the CPUs a replica is limited to. Raises with every problem found."""
+    starting = [s.spec for s in plan.services
+                if s.spec is not None and any(isinstance(step, StartReplica) for step in s.steps)]
+    problems: list[str] = []
+    for image in sorted({spec.image for spec in starting}):
         try:
             engine.ensure_image(image)
-            checked[image] = None
         except GitDeployError as exc:
-            checked[image] = exc.message
-    return checked[image]
+            users = ", ".join(spec.name for spec in starting if spec.image == image)
+            problems.append(f"{exc.message} (service {users})")
+    greedy = [spec for spec in starting if spec.cpus is not None]
+    if greedy:
+        available = engine.cpu_count()
+        problems += [f"service {spec.name} is limited to {spec.cpus:g} CPUs but the engine has {available}"
+                     for spec in greedy if spec.cpus > available]
+    probed = [spec.name for spec in starting if spec.health is not None and spec.health.kind.probed_by_gitdeploy]
+    if probed and not engine.replicas_reachable():
+        problems.append(f"service {', '.join(probed)} has an http/tcp health check, which gitdeploy runs from this "
+                        "machine, but the engine is on another one whose replica addresses it cannot reach "
+                        "(use an exec check, or run gitdeploy on the engine's machine)")
+    if problems:
+        raise Unsatisfiable("; ".join(problems) + "; nothing was changed",
+                            hint="build or load the image (or allow pulling with --pull), or fix the manifest")
 
 
 def _event_of(service: ServicePlan, report: RolloutReport) -> RevisionEvent | None:
@@ -143,13 +162,17 @@ def _event_of(service: ServicePlan, report: RolloutReport) -> RevisionEvent | No
     return RevisionEvent.of_rollout(service.spec, service.revision, event, service.commit, time.time(), report.message)
 
 
+def _held_message(service: ServicePlan) -> str:
+    held = service.held
+    return (f"revision {held.revision} (commit {held.commit[:12]}) failed and was rolled back at "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(held.at))}; not retried until the "
+            "manifest changes (or run with --retry-failed)")
+
+
 def _untouched(service: ServicePlan) -> ServiceResult:
     if service.action is ServiceAction.HELD and service.held is not None:
-        held = service.held
-        return ServiceResult(service.name, service.action, Outcome.ROLLED_BACK,
-                             f"revision {held.revision} (commit {held.commit[:12]}) failed and was rolled back at "
-                             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(held.at))}; not retried until the "
-                             "manifest changes (or run with --retry-failed)", held.message)
+        return ServiceResult(service.name, service.action, Outcome.ROLLED_BACK, _held_message(service),
+                             service.held.message)
     if service.action is ServiceAction.ORPHANED:
         return ServiceResult(service.name, service.action, Outcome.KEPT, "no longer declared; kept (pruning is off)")
     return ServiceResult(service.name, service.action, Outcome.UNCHANGED)

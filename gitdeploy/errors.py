@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     CHANGES_PENDING = 2   # `diff`: the engine differs from the manifests
     ROLLED_BACK = 3       # a rollout failed its health checks and was rolled back
     LOCK_HELD = 4         # another run holds the project's lock
+    INTERRUPTED = 130     # stopped by Ctrl-C (or SIGTERM), as shells report a SIGINT
 
     @classmethod
     def of(cls, run: RunOutcome | None) -> "ExitCode":
@@ -77,6 +78,10 @@ class ImageNotFound(GitDeployError):
 
 class EngineError(GitDeployError):
     """The engine refused an operation (other than the cases above)."""
+
+
+class Unsatisfiable(GitDeployError):
+    """The engine cannot run what the plan needs (a missing image, too few CPUs): found before any change."""
 
 
 class NotOwned(GitDeployError):

@@ -37,8 +37,12 @@ def current_commit(source: Source) -> str:
     return resolve(source.repo, source.ref, source.path).commit
 
 
-def read_desired(source: Source) -> tuple[Revision, DesiredState]:
-    """The validated desired state at the source's commit; parsed only on a cache miss."""
+def read_desired(source: Source, allow_empty: bool = False) -> tuple[Revision, DesiredState]:
+    """The validated desired state at the source's commit; parsed only on a cache miss.
+
+    A commit that declares no service at all (a wrong --path, a deleted folder)
+    would prune the whole project: refused unless `allow_empty`.
+    """
     from gitdeploy.manifests import cache
     from gitdeploy.source.git import resolve
 
@@ -50,8 +54,12 @@ def read_desired(source: Source) -> tuple[Revision, DesiredState]:
         from gitdeploy.source.git import read_files
         from gitdeploy.core.revision import SourceTree
 
-        desired = load_desired(SourceTree(revision, read_files(revision)))
+        desired = load_desired(SourceTree(revision, read_files(revision)), allow_empty=True)
         cache.store(key, desired)
+    if not desired.services and not allow_empty:
+        from gitdeploy.manifests.loader import empty_project
+
+        raise empty_project(revision.root, revision.short_commit)
     return revision, desired
 
 
@@ -69,7 +77,8 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
          progress: Progress = lambda s, m: None,
          on_plan: Callable[[Plan], None] = lambda p: None,
          should_abort: Callable[[], str | None] = lambda: None,
-         runtime: Runtime = Runtime()) -> tuple[Plan, SyncResult | None]:
+         runtime: Runtime = Runtime(),
+         stop_requested: Callable[[], str | None] = lambda: None) -> tuple[Plan, SyncResult | None]:
     """Plan and apply. Changes happen under the project's engine lock; a pass
     with nothing to change takes no lock (it changes nothing), so the
     unattended no-op stays one container listing."""
@@ -82,8 +91,8 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
         the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
         on_plan(the_plan)
         result = apply_plan(the_plan, engine, progress=progress, should_abort=should_abort, atomic=atomic,
-                            runtime=runtime)
-        if atomic and result.went_wrong():
+                            runtime=runtime, stop_requested=stop_requested)
+        if atomic and _proven_failures(result):
             result = _revert(the_plan, result, engine, progress, runtime)
         return the_plan, result
 
@@ -97,7 +106,7 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
     revisions are recorded as rolled back, so the next unattended sync holds the
     whole commit instead of applying half of it.
     """
-    failed = ", ".join(s.name for s in result.went_wrong() if not s.abandoned)
+    failed = ", ".join(s.name for s in _proven_failures(result))
     why = f"rolled back with the project (--atomic): {failed} failed"
     changed = {s.name for s in result.services if s.outcome is Outcome.APPLIED}
     cancelled = {s.name for s in result.services if s.abandoned}
@@ -106,7 +115,8 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
         progress("(atomic)", f"{failed} failed: rolling back {', '.join(sorted(changed))}")
         befores = [b for b in (what_ran_before(s) for s in the_plan.services if s.name in changed) if b is not None]
         back = revert_plan(the_plan.project, the_plan.commit, befores, engine.observe(the_plan.project))
-        reverted = {s.name: s for s in apply_plan(back, engine, progress=progress, runtime=runtime).services}
+        reverted = {s.name: s for s in apply_plan(back, engine, progress=progress, runtime=runtime,
+                                                  reverting=True).services}
 
     now = time.time()
     for service in the_plan.services:
@@ -127,6 +137,12 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
     return replace(result, services=tuple(outcomes))
 
 
+def _proven_failures(result: SyncResult) -> list[ServiceResult]:
+    """Services this run tried and that failed: not one given up (Ctrl-C, a newer commit, --atomic
+    cancelling it), nor one held back from an earlier run."""
+    return [s for s in result.went_wrong() if not s.abandoned and s.action is not ServiceAction.HELD]
+
+
 def status(desired: DesiredState, engine: Engine) -> tuple[ServiceStatus, ...]:
     observed = engine.observe(desired.project)
     history = History(engine.read_history(desired.project))
@@ -140,13 +156,14 @@ def history(desired: DesiredState, engine: Engine, service: str | None = None) -
 
 def rollback(desired: DesiredState, engine: Engine, service: str, to: int | None = None,
              lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
-             runtime: Runtime = Runtime()) -> tuple[Plan, SyncResult]:
+             runtime: Runtime = Runtime(),
+             stop_requested: Callable[[], str | None] = lambda: None) -> tuple[Plan, SyncResult]:
     with engine.lock(desired.project, lock_timeout):
-        return _rollback(desired, engine, service, to, progress, runtime)
+        return _rollback(desired, engine, service, to, progress, runtime, stop_requested)
 
 
 def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | None,
-              progress: Progress, runtime: Runtime) -> tuple[Plan, SyncResult]:
+              progress: Progress, runtime: Runtime, stop_requested) -> tuple[Plan, SyncResult]:
     """Pin `service` to an earlier revision and roll it out, health-gated like any rollout.
 
     The pin lives on the engine, so the next sync (cron, CI, watch) leaves the
@@ -169,7 +186,7 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
     engine.append_history(desired.project, pin)
     full = make_plan(desired, observed, history=History(past.events + (pin,)))
     one = Plan(full.project, full.commit, tuple(s for s in full.services if s.name == service))
-    result = apply_plan(one, engine, progress=progress, runtime=runtime)
+    result = apply_plan(one, engine, progress=progress, runtime=runtime, stop_requested=stop_requested)
     if result.result is not RunOutcome.APPLIED and not one.in_sync:
         # The earlier revision did not come up; it was rolled back to what ran. Drop the pin.
         engine.append_history(desired.project, pin.unpinned(spec.template_hash(), time.time(), "rollback failed"))

@@ -43,6 +43,9 @@ class Watch:
     retry_failed: bool = False
     lock_timeout: float = 0.0
     runtime: Runtime = Runtime()                     # tests pass a fake clock
+    verbose: bool = False                            # log tracebacks of internal errors
+    allow_empty: bool = False                        # a commit declaring no service prunes everything
+    _last_failure: tuple[str, str] | None = field(default=None, init=False)
 
     def run(self) -> None:
         self.log(f"watching {self.source.repo} every {self.interval:g}s")
@@ -57,7 +60,7 @@ class Watch:
         started = self.runtime.clock()
         preempted = threading.Event()
         try:
-            revision, desired = operations.read_desired(self.source)
+            revision, desired = operations.read_desired(self.source, allow_empty=self.allow_empty)
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=self.progress,
@@ -69,10 +72,35 @@ class Watch:
         except GitDeployError as exc:
             document = jsonout.error(exc)
             self.log(self._line("", f"error: {exc.message}", started, []))
+        except Exception as exc:  # noqa: BLE001 - a bug in one pass must not end the watch; it is logged, not hidden
+            error = GitDeployError(f"internal error: {type(exc).__name__}: {exc}",
+                                   hint="please report it; the next pass runs as usual")
+            document = jsonout.error(error)
+            self.log(self._line("", f"error: {error.message}", started, []))
+            if self.verbose:
+                import traceback
+
+                self.log(traceback.format_exc())
         if self.emit:
             self.emit(document)
-        notify.tell(self.webhooks, document, self.log)
+        if self._news(document):
+            notify.tell(self.webhooks, document, self.log)
         return preempted.is_set()
+
+    def _news(self, document: dict) -> bool:
+        """A failure is posted once per commit, not on every pass that meets it again."""
+        if "error" not in document:
+            self._last_failure = None
+            return True
+        try:
+            commit = operations.current_commit(self.source)
+        except GitDeployError:
+            commit = ""
+        failure = (commit, document["error"]["message"])
+        if failure == self._last_failure:
+            return False
+        self._last_failure = failure
+        return True
 
     def _newer_commit(self, current: str, preempted: threading.Event) -> Callable[[], str | None]:
         clock = self.runtime.clock

@@ -55,7 +55,8 @@ class FakeClock:
             self.now += seconds
 
     def runtime(self, probe=lambda check, address: True) -> Runtime:
-        return Runtime(clock=self, sleep=self.sleep, probe=probe)
+        # One thread each: services and steps run one after another, so fake time is deterministic.
+        return Runtime(clock=self, sleep=self.sleep, probe=probe, services_at_once=1, steps_at_once=1)
 
 
 class Killed(BaseException):
@@ -90,7 +91,9 @@ class FakeEngine:
     events: list[RevisionEvent] = field(default_factory=list)
     log: list[str] = field(default_factory=list)       # "start NAME", "remove NAME", "lock", ...
     lowest_running: dict[str, int] = field(default_factory=dict)   # service -> fewest running after a removal
+    most_replicas: dict[str, int] = field(default_factory=dict)    # service -> most replicas at once
     held_by: str | None = None        # another run's lock
+    reachable: bool = True            # False: a remote engine, whose replicas' addresses this machine cannot reach
     starts: int = 0
 
     def __post_init__(self) -> None:
@@ -106,6 +109,12 @@ class FakeEngine:
     def ensure_network(self, project: str) -> None:
         self.log.append(f"network {project}")
 
+    def cpu_count(self) -> int:
+        return 2
+
+    def replicas_reachable(self) -> bool:
+        return self.reachable
+
     def ensure_image(self, image: str) -> None:
         if image in self.missing_images:
             raise ImageNotFound(f"image {image} is not on the engine and --pull never forbids pulling it")
@@ -115,14 +124,27 @@ class FakeEngine:
             self.starts += 1
             if self.starts == self.kill_at_start:
                 raise Killed()
-            name = L.replica_name(project, spec.name, slot, spec.template_hash())
+            name = L.replica_name(project, spec.name, slot, spec.template_hash()) + L.PENDING
             if name in self.replicas:
                 raise EngineError(f"creating replica {name}: Conflict. The container name is already in use")
             self.replicas[name] = FakeReplica(name, project, spec.name, slot, spec, commit, self.clock())
             self.log.append(f"start {name}")
+            count = sum(1 for r in self.replicas.values() if r.service == spec.name)
+            self.most_replicas[spec.name] = max(count, self.most_replicas.get(spec.name, 0))
         if self.on_start:
             self.on_start(name)
         return name
+
+    def confirm_replica(self, name: str) -> str:
+        with self._lock:
+            final = name.removesuffix(L.PENDING)
+            if final in self.replicas:
+                raise EngineError(f"confirming replica {name}: Conflict. The container name is already in use")
+            replica = self.replicas.pop(name)
+            replica.name = final
+            self.replicas[final] = replica
+            self.log.append(f"confirm {final}")
+            return final
 
     def remove_replica(self, replica: ObservedReplica) -> None:
         with self._lock:
@@ -145,6 +167,9 @@ class FakeEngine:
 
     def append_history(self, project: str, event: RevisionEvent) -> None:
         self.events.append(event)
+
+    def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
+        self.events = [e for e in self.events if e not in events]
 
     @contextmanager
     def lock(self, project: str, timeout: float = 0.0):

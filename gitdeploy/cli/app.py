@@ -15,7 +15,7 @@ from gitdeploy.cli.unlock import unlock
 from gitdeploy.cli.watch import watch
 from gitdeploy.cli.validate import validate
 
-EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff); 3 a rollout failed and was rolled back; 4 another run holds the project's lock."""
+EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
 
 app = typer.Typer(
     name="gitdeploy",
@@ -63,19 +63,54 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except usage_error as exc:
-        # click's own code for usage errors is 2, which we reserve for "changes pending".
-        exc.show()
+        # click's own code for usage errors is 2, which we reserve for "changes pending". Its own
+        # rendering would echo the bad argument raw, escapes and all; ours is escaped.
+        from gitdeploy.output.safe import plain
+
+        command = exc.ctx.command_path if exc.ctx is not None else "gitdeploy"
+        print(plain(f"gitdeploy: error: {exc.format_message()}"), file=sys.stderr)
+        print(plain(f"  hint: see {command} --help"), file=sys.stderr)
+        _json_error(f"usage: {exc.format_message()}", f"see {command} --help")
         sys.exit(1)
-    except typer.Abort:
+    except typer.Abort as exc:
         print("Aborted.", file=sys.stderr)
-        sys.exit(1)
+        # Ctrl-C outside a run that changes the engine (click turns it into Abort): the shell's 130.
+        interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
+        sys.exit(130 if interrupted else 1)
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, traceback only on request
+        from gitdeploy.output.safe import plain
+
         if _verbose():
-            raise
-        print(f"gitdeploy: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            import traceback
+
+            print(plain(traceback.format_exc()), file=sys.stderr, end="")
+        message = f"internal error: {type(exc).__name__}: {plain(exc)}"
+        print(f"gitdeploy: {message}", file=sys.stderr)
         print("  hint: run again with --verbose for the traceback, and please report it", file=sys.stderr)
+        _json_error(message, "run again with --verbose for the traceback, and please report it")
         sys.exit(1)
     sys.exit(code or 0)
+
+
+def _json_error(message: str, hint: str) -> None:
+    """With --output json, every failure still prints one JSON document on stdout."""
+    if _json_wanted():
+        from gitdeploy.errors import GitDeployError
+        from gitdeploy.output import jsonout
+
+        jsonout.emit(jsonout.error(GitDeployError(message, hint)))
+
+
+def _json_wanted() -> bool:
+    import os
+
+    args = sys.argv[1:]
+    for index, arg in enumerate(args):
+        if arg in ("-o", "--output") and index + 1 < len(args):
+            return args[index + 1].lower() == "json"
+        if arg.startswith("--output=") or (arg.startswith("-o") and len(arg) > 2):
+            return arg.split("=", 1)[-1].removeprefix("-o").lower() == "json"
+    return os.environ.get("GITDEPLOY_OUTPUT", "").lower() == "json"
 
 
 def _verbose() -> bool:

@@ -23,6 +23,7 @@ class Command:
     path: str | None
     output: OutputFormat
     verbose: bool
+    allow_empty: bool = False
 
     @contextmanager
     def loaded(self) -> Iterator[tuple]:
@@ -31,7 +32,8 @@ class Command:
         from gitdeploy.output import text
 
         with self.errors():
-            revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path))
+            revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path),
+                                                        allow_empty=self.allow_empty)
             text.warnings(revision)
             yield revision, desired
 
@@ -55,7 +57,7 @@ class Command:
         """A document, or one line of text."""
         from gitdeploy.output import text
 
-        self.show(document, lambda: text.console.stdout().print(message))
+        self.show(document, lambda: text.console.stdout().print(text.shown(message)))
 
     @staticmethod
     def exit(code: ExitCode) -> None:

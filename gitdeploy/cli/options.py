@@ -30,8 +30,13 @@ Path = Annotated[str | None, typer.Option(
 Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", envvar="GITDEPLOY_OUTPUT", case_sensitive=False,
     help="text for people; json prints one JSON document on stdout (logs stay on stderr).")]
-Verbose = Annotated[bool, typer.Option(
-    "--verbose", "-v", envvar="GITDEPLOY_VERBOSE", help="Show tracebacks of errors.")]
+def _switch(*flags: str, help: str):
+    """An on/off option whose environment variable is named after it: --retry-failed, GITDEPLOY_RETRY_FAILED."""
+    name = flags[0].split("/")[0].removeprefix("--").replace("-", "_").upper()
+    return typer.Option(*flags, envvar=f"GITDEPLOY_{name}", help=help)
+
+
+Verbose = Annotated[bool, _switch("--verbose", "-v", help="Show tracebacks of errors.")]
 LockTimeout = Annotated[float, typer.Option(
     "--lock-timeout", envvar="GITDEPLOY_LOCK_TIMEOUT", min=0,
     help="Seconds to wait for another run's lock on the project; then exit 4. Default 0: do not wait.")]
@@ -39,12 +44,14 @@ Webhooks = Annotated[list[str] | None, typer.Option(
     "--notify-webhook", envvar="GITDEPLOY_NOTIFY_WEBHOOK",
     help="POST the JSON result here after a sync that did something or failed (repeatable). "
          "A failing webhook is logged, never fails the sync.")]
-RetryFailed = Annotated[bool, typer.Option(
-    "--retry-failed", envvar="GITDEPLOY_RETRY_FAILED",
-    help="Roll out a revision again even though it failed and was rolled back before.")]
-Prune = Annotated[bool, typer.Option(
-    "--prune/--no-prune", envvar="GITDEPLOY_PRUNE",
-    help="Remove services that are no longer declared (only ever objects labelled with this project).")]
+RetryFailed = Annotated[bool, _switch(
+    "--retry-failed", help="Roll out a revision again even though it failed and was rolled back before.")]
+AllowEmpty = Annotated[bool, _switch(
+    "--allow-empty", help="Accept a commit that declares no service (with --prune, every service of the project is "
+                          "removed). Without it such a commit is an error: usually a wrong --path.")]
+Prune = Annotated[bool, _switch(
+    "--prune/--no-prune", help="Remove services that are no longer declared (only ever objects labelled with this "
+                               "project).")]
 
 
 @contextmanager
@@ -56,9 +63,12 @@ def rendered_errors(output: OutputFormat, verbose: bool) -> Iterator[None]:
         from gitdeploy.output import jsonout, text
 
         if verbose:
+            import sys
             import traceback
 
-            traceback.print_exc()
+            from gitdeploy.output.safe import plain
+
+            print(plain(traceback.format_exc()), file=sys.stderr, end="")
         if output is OutputFormat.JSON:
             jsonout.emit(jsonout.error(exc))
         text.error(exc)

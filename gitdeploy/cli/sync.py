@@ -7,8 +7,9 @@ import typer
 
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed, Verbose,
-                                   Webhooks)
+from gitdeploy.cli.interrupt import graceful_stop
+from gitdeploy.cli.options import (AllowEmpty, LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed,
+                                   Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -20,6 +21,7 @@ Atomic = Annotated[bool, typer.Option(
 
 
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
+         allow_empty: AllowEmpty = False,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
@@ -33,16 +35,16 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy import notify, operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose)
+    command = Command(repo, ref, path, output, verbose, allow_empty)
     show_plan = text.plan if not command.json else (lambda revision, p: None)
-    with command.loaded() as (revision, desired), progress.progress() as report:
+    with command.loaded() as (revision, desired), progress.progress() as report, graceful_stop() as stopped:
         the_plan, result = operations.sync(
             desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
-            lock_timeout=lock_timeout, atomic=atomic,
+            lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped,
             progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
         )
     document = jsonout.sync(revision, the_plan, result)
     command.show(document, lambda: text.sync_result(result) if result is not None else None)
     if result is not None:
-        notify.tell(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.escape(m)}"))
-    command.exit(ExitCode.of(result.result if result is not None else None))
+        notify.tell(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.shown(m)}"))
+    command.exit(ExitCode.INTERRUPTED if stopped() else ExitCode.of(result.result if result is not None else None))

@@ -9,15 +9,17 @@ import typer
 
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import (LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed, Verbose,
-                                   Webhooks)
+from gitdeploy.cli.options import (AllowEmpty, LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed,
+                                   Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
+
+MIN_INTERVAL = 1.0   # seconds
 
 Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL",
                                        help="Time between passes: 30s, 5m, ...")]
 
 
-def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interval = "60s", prune: Prune = True,
+def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
           retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING, lock_timeout: LockTimeout = 0.0,
           notify_webhook: Webhooks = None, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Sync every --interval when the commit changes or drift appears; one log line per pass.
@@ -37,12 +39,16 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interv
             seconds = parse_duration(interval)
         except ValueError as exc:
             raise GitDeployError(f"--interval: {exc}") from None
+        if seconds < MIN_INTERVAL:
+            # A pass reads Git and the engine; many a second would only load both.
+            raise GitDeployError(f"--interval: {interval} is too short; the shortest is 1s")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         Watch(
             source=operations.Source(repo, ref, path), engine=docker_engine(pull), interval=seconds,
-            log=lambda line: text.console.stderr().print(text.escape(line)), progress=progress.plain,
+            log=lambda line: text.console.stderr().print(text.shown(line)), progress=progress.plain,
             stop=stop, emit=jsonout.emit if output is OutputFormat.JSON else None,
             webhooks=tuple(notify_webhook or ()), prune=prune, retry_failed=retry_failed, lock_timeout=lock_timeout,
+            verbose=verbose, allow_empty=allow_empty,
         ).run()

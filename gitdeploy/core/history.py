@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from gitdeploy.core.model import ServiceSpec
+from gitdeploy.core.redact import redact
 
 
 class Event(str, Enum):
@@ -46,7 +47,7 @@ class RevisionEvent:
                    message: str) -> "RevisionEvent":
         """A rollout of `spec` (revision `revision`) was deployed or rolled back."""
         return cls(spec.name, revision, event, spec.template_hash(), spec.template_json(), commit, spec.image, at,
-                   message)
+                   redact(message))
 
     def pinned(self, git_hash: str, at: float, message: str) -> "RevisionEvent":
         """This revision, pinned by `gitdeploy rollback` while Git declares the template `git_hash`."""
@@ -55,6 +56,9 @@ class RevisionEvent:
     def unpinned(self, git_hash: str, at: float, message: str) -> "RevisionEvent":
         """The end of this pin."""
         return replace(self, event=Event.UNPINNED, template_json="", at=at, message=message, git_hash=git_hash)
+
+
+KEPT_REVISIONS = 20   # per service; older revisions' records are removed (docs/security.md)
 
 
 class History:
@@ -88,7 +92,20 @@ class History:
     def previous_deployed(self, service: str, running_hash: str) -> RevisionEvent | None:
         """The latest revision deployed successfully that is not the one running: `rollback`'s default target."""
         return next((e for e in reversed(self.of(service))
-                     if e.event is Event.DEPLOYED and e.template_hash != running_hash), None)
+                     if e.event is Event.DEPLOYED and e.template_hash != running_hash and e.template_json), None)
+
+    def expired(self, keep: int = KEPT_REVISIONS) -> tuple[RevisionEvent, ...]:
+        """Events of revisions older than each service's newest `keep`; a pinned revision is kept."""
+        gone = []
+        for service in sorted({e.service for e in self.events}):
+            events = self.of(service)
+            numbers = sorted({e.revision for e in events}, reverse=True)
+            kept = set(numbers[:keep])
+            pins = [e for e in events if e.event in (Event.PINNED, Event.UNPINNED)]
+            if pins and pins[-1].event is Event.PINNED:
+                kept.add(pins[-1].revision)
+            gone += [e for e in events if e.revision not in kept]
+        return tuple(gone)
 
     def revision(self, service: str, number: int) -> RevisionEvent | None:
         """The latest event that carries revision `number` of the service's template."""

@@ -14,18 +14,16 @@ TEMPLATE = PREFIX + "template"         # the canonical template itself, JSON (fo
 COMMIT = PREFIX + "commit"             # the commit the replica was created from
 MANAGED_BY = PREFIX + "managed-by"
 KIND = PREFIX + "kind"                 # on history records: "history"
-REVISION = PREFIX + "revision"
-EVENT = PREFIX + "event"
-AT = PREFIX + "at"
-IMAGE = PREFIX + "image"
-MESSAGE = PREFIX + "message"
-GIT_HASH = PREFIX + "git-hash"
+# History records carry these too (see engine/docker.py: append_history).
+REVISION, EVENT, AT, IMAGE, MESSAGE, GIT_HASH = (
+    PREFIX + name for name in ("revision", "event", "at", "image", "message", "git-hash"))
 # The lock carries LOCK=<project>, deliberately not PROJECT: it is no replica.
 LOCK = PREFIX + "lock"
 LOCK_ID = PREFIX + "lock-id"
-HOLDER_HOST = PREFIX + "holder-host"
-HOLDER_PID = PREFIX + "holder-pid"
-HOLDER_COMMAND = PREFIX + "holder-command"
+# Who holds a lock: host, pid, command; boot id, pid namespace and process start time tell a dead
+# holder on this machine.
+HOLDER_HOST, HOLDER_PID, HOLDER_COMMAND, HOLDER_BOOT, HOLDER_PID_NS, HOLDER_STARTED = (
+    PREFIX + "holder-" + name for name in ("host", "pid", "command", "boot-id", "pid-namespace", "started"))
 
 
 def network_name(project: str) -> str:
@@ -34,8 +32,21 @@ def network_name(project: str) -> str:
 
 def replica_name(project: str, service: str, slot: int, template_hash: str) -> str:
     # The hash is part of the name so that an old and a new revision of the same
-    # slot can coexist during a start-first rolling update.
-    return f"{project}-{service}-{slot}-{template_hash[:7]}"
+    # slot can coexist during a start-first rolling update. '_' appears in no
+    # project or service name, so (project, service) pairs never share a name
+    # ("a-b" + "web" and "a" + "b-web"); slot and hash are read from the right.
+    return f"{project}_{service}-{slot}-{template_hash[:7]}"
+
+
+# A replica is created under its name plus this suffix, and renamed to its name
+# once it has passed its checks in a rollout. The name is the one thing about a
+# container the engine lets us change later and lists with it, so a replica left
+# half-checked by a killed run is known as such in the next run's one listing.
+PENDING = "-pending"
+
+
+def is_pending(name: str) -> bool:
+    return name.endswith(PENDING)
 
 
 def lock_name(project: str) -> str:
@@ -43,4 +54,4 @@ def lock_name(project: str) -> str:
 
 
 def history_record_name(project: str, service: str, revision: int, event: str, millis: int) -> str:
-    return f"gitdeploy-{project}-{service}-r{revision}-{event}-{millis}"
+    return f"gitdeploy-{project}_{service}-r{revision}-{event}-{millis}"

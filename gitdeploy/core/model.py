@@ -197,7 +197,7 @@ class ServiceSpec:
         return canonical_json(self.template())
 
     def template_hash(self) -> str:
-        return hashlib.sha256(self.template_json().encode()).hexdigest()[:12]
+        return hash_of_template(self.template_json())
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +253,11 @@ def _scalar_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def hash_of_template(template_json: str) -> str:
+    """The hash that names a template: the first 12 hex digits of the SHA-256 of its canonical JSON."""
+    return hashlib.sha256(template_json.encode()).hexdigest()[:12]
 
 
 def canonical_json(value: object) -> str:

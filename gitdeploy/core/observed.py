@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gitdeploy.core.labels import is_pending
+from gitdeploy.core.model import hash_of_template
+
 
 @dataclass(frozen=True, slots=True)
 class ObservedReplica:
@@ -20,6 +23,20 @@ class ObservedReplica:
     image: str
     state: str                # the engine's word: running, exited, restarting, created, dead...
     status: str = ""          # the engine's human text, e.g. "Up 3 minutes (healthy)"
+    networks: tuple[str, ...] | None = None   # networks it is attached to; None: not known
+
+    @property
+    def recognised(self) -> bool:
+        """Its template label is the template its hash label names: the labels were written by
+        gitdeploy and not damaged since. An unrecognised replica is replaced, and its labels'
+        content is never shown (it may hold anything, env values included)."""
+        return bool(self.template_json) and hash_of_template(self.template_json) == self.template_hash
+
+    @property
+    def confirmed(self) -> bool:
+        """It passed its checks in the rollout that started it (see labels.PENDING). A replica left
+        unconfirmed by an interrupted run serves nothing until it is replaced."""
+        return not is_pending(self.name)
 
     @property
     def running(self) -> bool:

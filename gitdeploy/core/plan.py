@@ -10,14 +10,19 @@ so a second sync right after the first plans nothing.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from enum import Enum
 
 from gitdeploy.core.changes import FieldChange, template_changes
 from gitdeploy.core.history import History, RevisionEvent
-from gitdeploy.core.model import DesiredState, ServiceSpec, spec_from_template
+from gitdeploy.core.labels import network_name
+from gitdeploy.core.model import DesiredState, FailureAction, ServiceSpec, spec_from_template
 from gitdeploy.core.observed import ObservedReplica, ObservedState
+
+
+UNRECOGNISED = "unrecognised: its template label is damaged"
+UNCONFIRMED = "never passed its checks (a run was interrupted)"
 
 
 class ServiceAction(str, Enum):
@@ -95,7 +100,8 @@ def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
          history: History | None = None, retry_failed: bool = False) -> Plan:
     """The plan. Without `history` (not read yet) pins, failed revisions and
     revision numbers are unknown; callers read it whenever there is work."""
-    services = [_with_history(spec, observed.of_service(spec.name), desired.commit, history, retry_failed)
+    network = network_name(desired.project)
+    services = [_with_history(spec, observed.of_service(spec.name), desired.commit, history, retry_failed, network)
                 for spec in desired.services]
     declared = {s.name for s in desired.services}
     for name in observed.service_names():
@@ -105,20 +111,52 @@ def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
 
 
 def _with_history(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str,
-                  history: History | None, retry_failed: bool) -> ServicePlan:
+                  history: History | None, retry_failed: bool, network: str) -> ServicePlan:
     if history is None:
-        return _plan_service(spec, replicas, commit)
+        return _plan_service(spec, replicas, commit, network)
     pin = history.pin(spec.name, spec.template_hash())
-    if pin is not None:
-        spec = spec_from_template(spec.name, spec.replicas, json.loads(pin.template_json), spec.update)
-        commit = pin.commit
-    planned = replace(_plan_service(spec, replicas, commit), pinned=pin,
+    pinned_spec = _spec_of(pin, spec) if pin is not None else None
+    if pinned_spec is None:
+        pin = None      # a pin whose template this version cannot read is no pin
+    else:
+        spec, commit = pinned_spec, pin.commit
+    planned = replace(_plan_service(spec, replicas, commit, network), pinned=pin,
                       revision=history.revision_of(spec.name, spec.template_hash()))
     failed = history.failed(spec.name, spec.template_hash())
     rolls_out = any(isinstance(step, StartReplica) for step in planned.steps)
     if failed is not None and rolls_out and not retry_failed:
-        return replace(planned, action=ServiceAction.HELD, work=(), held=failed)
+        return _held(spec, replicas, failed, network)
     return planned
+
+
+def _held(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], failed: RevisionEvent,
+          network: str) -> ServicePlan:
+    """A service whose declared revision failed before: the failed revision is not started again.
+
+    What runs is kept converged on the revision that ran before it (the most
+    common confirmed one), so a replica of the failed revision left behind by an
+    interrupted run is removed and an emptied slot refilled. With `failureAction:
+    pause` everything is left as it is, for inspection.
+    """
+    held = ServicePlan(spec.name, ServiceAction.HELD, spec.replicas, len({r.slot for r in replicas if r.slot > 0}),
+                       (), (), spec, held=failed)
+    ran = [r for r in replicas if r.recognised and r.confirmed and r.template_hash != failed.template_hash]
+    if spec.update.failure_action is FailureAction.PAUSE or not ran:
+        return held
+    template = Counter(r.template_json for r in ran).most_common(1)[0][0]
+    ran_slots = len({r.slot for r in ran if r.slot > 0})   # the count that ran, not the failed commit's
+    before = _spec_of(replace(failed, template_json=template), replace(spec, replicas=ran_slots))
+    if before is None:
+        return held
+    commit = Counter(r.commit for r in ran if r.template_json == template).most_common(1)[0][0]
+    return replace(held, work=_plan_service(before, replicas, commit, network).work, spec=before, commit=commit)
+
+
+def _spec_of(event: RevisionEvent, declared: ServiceSpec) -> ServiceSpec | None:
+    try:
+        return spec_from_template(declared.name, declared.replicas, json.loads(event.template_json), declared.update)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def _plan_undeclared(name: str, replicas: tuple[ObservedReplica, ...], prune: bool) -> ServicePlan:
@@ -131,7 +169,8 @@ def _plan_undeclared(name: str, replicas: tuple[ObservedReplica, ...], prune: bo
     return ServicePlan(name, ServiceAction.REMOVE, 0, current, (), work, None)
 
 
-def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str) -> ServicePlan:
+def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str,
+                  network: str = "") -> ServicePlan:
     want = spec.template_hash()
     by_slot: dict[int, list[ObservedReplica]] = defaultdict(list)
     for replica in _ordered(replicas):
@@ -140,25 +179,28 @@ def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], comm
     work: list[SlotWork] = []
     for slot in range(1, spec.replicas + 1):
         holders = by_slot.pop(slot, [])
-        keep = next((r for r in holders if _serves(r, spec, want)), None)
+        keep = next((r for r in holders if _serves(r, spec, want, network)), None)
         steps: list[Step] = [
-            RemoveReplica(r, _why_stale(r, spec, want)) for r in holders if r is not keep
+            RemoveReplica(r, _why_stale(r, spec, want, network)) for r in holders if r is not keep
         ]
         if keep is None:
-            steps.append(StartReplica(spec.name, slot, spec, _why_start(holders, spec, want)))
+            steps.append(StartReplica(spec.name, slot, spec, _why_start(holders, spec, want, network)))
         if steps:
             work.append(SlotWork(slot, tuple(steps)))
     # Whatever is left sits above the count (or has no valid slot): scale down,
     # highest slot first.
     for slot in sorted(by_slot, reverse=True):
         reason = "scaled down" if slot > spec.replicas else "not a valid replica slot"
-        work.append(SlotWork(slot, tuple(RemoveReplica(r, reason) for r in by_slot[slot])))
+        work.append(SlotWork(slot, tuple(RemoveReplica(r, reason if r.recognised else UNRECOGNISED)
+                                         for r in by_slot[slot])))
 
-    outdated = [r for r in replicas if r.template_hash != want]
+    # An unrecognised replica (damaged labels) is drift to repair, not a change of the manifest.
+    outdated = [r for r in replicas if r.template_hash != want and r.recognised]
     # Count occupied slots, not containers: a duplicate or a stray replica is
     # drift to repair, not a different replica count.
     current = len({r.slot for r in replicas if r.slot > 0})
     changes: list[FieldChange] = []
+    # Field changes come from a replica whose labels we can trust; a damaged label's content is never shown.
     if outdated:
         changes.extend(template_changes(_template_of(outdated[0]), spec.template()))
     if current != spec.replicas:
@@ -185,10 +227,16 @@ def _ordered(replicas: tuple[ObservedReplica, ...]) -> list[ObservedReplica]:
     return sorted(replicas, key=lambda r: (r.slot, not r.running, r.name))
 
 
-def _serves(replica: ObservedReplica, spec: ServiceSpec, want: str) -> bool:
-    """Running, not unhealthy, of the desired template, and on the declared image."""
-    return (replica.running and not replica.unhealthy and replica.template_hash == want
-            and not _image_drifted(replica, spec))
+def _serves(replica: ObservedReplica, spec: ServiceSpec, want: str, network: str) -> bool:
+    """Running, not unhealthy, of the desired template, on the declared image and the project network."""
+    return (replica.running and not replica.unhealthy and replica.template_hash == want and replica.recognised
+            and replica.confirmed and not _image_drifted(replica, spec) and not _off_network(replica, network))
+
+
+def _off_network(replica: ObservedReplica, network: str) -> bool:
+    # A replica cut off the project network (disconnected, or the network removed by hand)
+    # cannot be reached by its service name: it serves nothing.
+    return bool(network) and replica.networks is not None and network not in replica.networks
 
 
 def _image_drifted(replica: ObservedReplica, spec: ServiceSpec) -> bool:
@@ -198,27 +246,39 @@ def _image_drifted(replica: ObservedReplica, spec: ServiceSpec) -> bool:
     return bool(replica.image) and replica.image != spec.image
 
 
-def _why_stale(replica: ObservedReplica, spec: ServiceSpec, want: str) -> str:
+def _why_stale(replica: ObservedReplica, spec: ServiceSpec, want: str, network: str) -> str:
+    if not replica.recognised:
+        return UNRECOGNISED
     if replica.template_hash != want:
         return "outdated"
+    if not replica.confirmed:
+        return UNCONFIRMED
     if not replica.running:
         return f"not running ({replica.state})"
     if replica.unhealthy:
         return "unhealthy"
     if _image_drifted(replica, spec):
         return f"runs {replica.image}, not the image {spec.image} names now"
+    if _off_network(replica, network):
+        return f"not on the project network {network}"
     return "duplicate of its slot"
 
 
-def _why_start(holders: list[ObservedReplica], spec: ServiceSpec, want: str) -> str:
+def _why_start(holders: list[ObservedReplica], spec: ServiceSpec, want: str, network: str) -> str:
     if not holders:
         return "missing"
+    if any(not r.recognised for r in holders):
+        return "replaces an unrecognised replica"
+    if any(r.template_hash == want and not r.confirmed for r in holders):
+        return "replaces an unconfirmed replica"
     if any(r.template_hash != want for r in holders):
         return "replaces outdated"
     if any(r.running and r.unhealthy for r in holders):
         return "replaces unhealthy"
     if any(r.running and _image_drifted(r, spec) for r in holders):
         return "replaces a changed image"
+    if any(r.running and _off_network(r, network) for r in holders):
+        return "replaces one off the project network"
     return "replaces stopped"
 
 

@@ -49,7 +49,11 @@ def previous_revision(service: ServicePlan) -> Before | None:
     if service.action is ServiceAction.CREATE:
         return Before(service.name, None, service.commit)
     want = service.spec.template_hash() if service.spec is not None else ""
-    olds = [r for r in replaced(service) if r.template_json and r.template_hash != want]
+    failed = service.held.template_hash if service.held is not None else ""
+    # Only a revision that passed its checks is worth going back to (not one a killed run left pending,
+    # not one remembered as failed).
+    olds = [r for r in replaced(service)
+            if r.recognised and r.confirmed and r.template_hash not in (want, failed)]
     if not olds:
         return None
     template = _most_common(r.template_json for r in olds)

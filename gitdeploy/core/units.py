@@ -5,16 +5,18 @@ the manifest validator turns it into a located problem.
 """
 from __future__ import annotations
 
+import math
 import re
 
 _MEMORY_UNITS = {
     "": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
 }
-_MEMORY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(|k|M|G|T|Ki|Mi|Gi|Ti)$")
+_MEMORY_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(|k|M|G|T|Ki|Mi|Gi|Ti)")
 MIN_MEMORY = 6 * 2**20  # the engine refuses limits below 6 MiB
 
-_DURATION_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
+_DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+MIN_CPUS, MAX_CPUS = 0.01, 1024.0   # the engine's smallest limit; the engine's own CPU count is checked at sync
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -25,7 +27,7 @@ def parse_memory(value: object) -> int:
     if isinstance(value, int):
         size = value
     else:
-        match = _MEMORY_RE.match(str(value).strip())
+        match = _MEMORY_RE.fullmatch(str(value).strip())
         if not match:
             raise ValueError(
                 f"memory {value!r} is not a size; write a number with a unit "
@@ -55,14 +57,14 @@ def parse_cpus(value: object) -> float:
         raise ValueError(
             f"cpus {value!r} is not a CPU amount; write a number of CPUs such as 0.5 or 2, or millicores such as 500m"
         ) from None
-    if isinstance(value, bool) or not cpus > 0:
-        raise ValueError(f"cpus {value!r} must be more than 0, for example 0.5")
+    if isinstance(value, bool) or not math.isfinite(cpus) or not MIN_CPUS <= cpus <= MAX_CPUS:
+        raise ValueError(f"cpus {value!r} must be between {MIN_CPUS:g} and {MAX_CPUS:g}, for example 0.5")
     return round(cpus, 9)
 
 
 def parse_duration(value: object) -> float:
     """'500ms', '5s', '2m', '1h' -> seconds."""
-    match = _DURATION_RE.match(str(value).strip())
+    match = _DURATION_RE.fullmatch(str(value).strip())
     if isinstance(value, bool) or not match:
         raise ValueError(f"duration {value!r} is not a duration; write for example 500ms, 5s or 2m")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]

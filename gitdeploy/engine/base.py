@@ -30,8 +30,17 @@ class Engine(Protocol):
     def ensure_image(self, image: str) -> None:
         """Make sure `image` is on the engine, per the pull policy, or raise ImageNotFound."""
 
+    def cpu_count(self) -> int:
+        """How many CPUs a replica could use at most."""
+
+    def replicas_reachable(self) -> bool:
+        """Whether this machine can reach a replica's network address (for gitdeploy's http/tcp checks)."""
+
     def start_replica(self, project: str, commit: str, spec: ServiceSpec, slot: int) -> str:
-        """Create and start one replica; return its name. Leaves nothing behind on failure."""
+        """Create and start one replica, unconfirmed; return its name. Leaves nothing behind on failure."""
+
+    def confirm_replica(self, name: str) -> str:
+        """Mark a replica started by `start_replica` as having passed its checks; return its new name."""
 
     def remove_replica(self, replica: ObservedReplica) -> None:
         """Stop (SIGTERM, then SIGKILL after the replica's stopGracePeriod) and remove it."""
@@ -46,7 +55,10 @@ class Engine(Protocol):
         """Every revision event recorded for the project on this engine."""
 
     def append_history(self, project: str, event: RevisionEvent) -> None:
-        """Record one event. Records are never changed afterwards, only added."""
+        """Record one event. Records are never changed afterwards, only added (and removed when old)."""
+
+    def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
+        """Remove the records of these events (old revisions; see History.expired)."""
 
     def lock(self, project: str, timeout: float = 0.0):
         """A context manager holding the project's lock on this engine; raises LockHeld after `timeout` s."""

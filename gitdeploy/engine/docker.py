@@ -15,10 +15,12 @@ from typing import Iterator
 
 from gitdeploy import __version__
 from gitdeploy.core import labels as L
+from gitdeploy.core.defaults import default
 from gitdeploy.core.history import Event, RevisionEvent
-from gitdeploy.core.model import CheckKind, ServiceSpec
+from gitdeploy.core.model import CheckKind, ServiceSpec, hash_of_template
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 from gitdeploy.core.readiness import ReplicaProbe
+from gitdeploy.core.units import parse_duration
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.engine.socket_api import UNREACHABLE_HINT, get_json, local_socket
 from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned
@@ -62,6 +64,7 @@ class DockerEngine:
         self._pull = pull
         self._timeout = timeout
         self._client = None      # docker.APIClient, once needed
+        self._held: list = []    # EngineLocks this run holds: checked before every change
 
     @property
     def _api(self):
@@ -85,9 +88,20 @@ class DockerEngine:
                 rows = self._api.containers(all=True, filters=label_filter)
         return ObservedState(project, tuple(sorted((_replica(row) for row in rows), key=lambda r: r.name)))
 
+    def replicas_reachable(self) -> bool:
+        # Replicas' bridge addresses are routable only on the engine's own machine.
+        address = urllib.parse.urlsplit(engine_address())
+        return address.scheme in ("unix", "npipe") or (address.scheme == "tcp" and address.hostname in
+                                                         ("localhost", "127.0.0.1", "::1"))
+
+    def cpu_count(self) -> int:
+        with translated_errors("reading the engine's CPU count"):
+            return int(self._api.info().get("NCPU") or 1)
+
     # -- changing ----------------------------------------------------------
 
     def ensure_network(self, project: str) -> None:
+        self._still_locked()
         name = L.network_name(project)
         with translated_errors(f"creating network {name}"):
             found = self._api.networks(names=[name])
@@ -129,9 +143,10 @@ class DockerEngine:
                 )
 
     def start_replica(self, project: str, commit: str, spec: ServiceSpec, slot: int) -> str:
+        self._still_locked()
         api, network = self._api, L.network_name(project)
         template_hash = spec.template_hash()
-        name = L.replica_name(project, spec.name, slot, template_hash)
+        name = L.replica_name(project, spec.name, slot, template_hash) + L.PENDING
         labels = dict(spec.labels) | {
             L.PROJECT: project,
             L.SERVICE: spec.name,
@@ -181,15 +196,23 @@ class DockerEngine:
             raise
         return name
 
+    def confirm_replica(self, name: str) -> str:
+        self._still_locked()
+        final = name.removesuffix(L.PENDING)
+        with translated_errors(f"confirming replica {name}"):
+            self._api.rename(name, final)
+        return final
+
     def remove_replica(self, replica: ObservedReplica) -> None:
+        self._still_locked()
         import docker.errors
 
         with translated_errors(f"removing replica {replica.name}"):
             try:
                 if replica.state in ("running", "restarting", "paused"):
-                    # No timeout given: the engine uses the stop timeout the
-                    # replica was created with (its stopGracePeriod).
-                    self._api.stop(replica.id)
+                    # The grace period is given explicitly: the SDK's HTTP timeout is
+                    # its own 60 s plus this, so a long stopGracePeriod does not time out.
+                    self._api.stop(replica.id, timeout=_grace_period(replica))
                 self._api.remove_container(replica.id, force=True)
             except docker.errors.NotFound:
                 pass  # already gone: the goal is reached
@@ -215,12 +238,11 @@ class DockerEngine:
     def replica_logs(self, name: str, lines: int = 20) -> str:
         import docker.errors
 
-        try:
-            with translated_errors(f"reading logs of {name}"):
+        with translated_errors(f"reading logs of {name}"):
+            try:
                 return self._api.logs(name, tail=lines).decode(errors="replace").strip()
-        except docker.errors.NotFound:
-            return ""
-
+            except docker.errors.NotFound:
+                return ""   # gone already: a failure report without its log tail
 
     # -- one run at a time ---------------------------------------------------
 
@@ -231,11 +253,19 @@ class DockerEngine:
         held = EngineLock(self._api, project, timeout=timeout)
         with translated_errors(f"locking project {project}"):
             held.acquire()
+        self._held.append(held)
         try:
             yield
         finally:
+            self._held.remove(held)
             with translated_errors(f"unlocking project {project}"):
                 held.release()
+
+    def _still_locked(self) -> None:
+        """Before a change: stop if this run has lost a lock it took (LockHeld, exit 4)."""
+        for held in self._held:
+            with translated_errors(f"renewing the lock of project {held.project}"):
+                held.check()
 
     def lock_holder(self, project: str):
         from gitdeploy.engine.docker_lock import read_lock
@@ -261,10 +291,13 @@ class DockerEngine:
         events = []
         for volume in found.get("Volumes") or []:
             labels = volume.get("Labels") or {}
+            template_hash, template_json = labels.get(L.TEMPLATE_HASH, ""), labels.get(L.TEMPLATE, "")
+            if template_json and hash_of_template(template_json) != template_hash:
+                template_json = ""   # damaged: the revision stays listed but cannot be rolled back to
             try:
                 events.append(RevisionEvent(
                     service=labels[L.SERVICE], revision=int(labels[L.REVISION]), event=Event(labels[L.EVENT]),
-                    template_hash=labels.get(L.TEMPLATE_HASH, ""), template_json=labels.get(L.TEMPLATE, ""),
+                    template_hash=template_hash, template_json=template_json,
                     commit=labels.get(L.COMMIT, ""), image=labels.get(L.IMAGE, ""), at=float(labels[L.AT]),
                     message=labels.get(L.MESSAGE, ""), git_hash=labels.get(L.GIT_HASH, ""),
                 ))
@@ -272,7 +305,27 @@ class DockerEngine:
                 continue  # a record this version cannot read is skipped, not fatal
         return tuple(events)
 
+    def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
+        import docker.errors
+
+        if not events:
+            return
+        self._still_locked()
+        doomed = {(e.service, str(e.revision), e.event.value, f"{e.at:.3f}") for e in events}
+        with translated_errors("reading the revision history"):
+            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]})
+        for volume in found.get("Volumes") or []:
+            labels = volume.get("Labels") or {}
+            key = (labels.get(L.SERVICE), labels.get(L.REVISION), labels.get(L.EVENT), labels.get(L.AT))
+            if key in doomed:
+                with translated_errors(f"removing the history record {volume['Name']}"):
+                    try:
+                        self._api.remove_volume(volume["Name"])
+                    except docker.errors.NotFound:
+                        pass
+
     def append_history(self, project: str, event: RevisionEvent) -> None:
+        self._still_locked()
         name = L.history_record_name(project, event.service, event.revision, event.event.value, int(event.at * 1000))
         with translated_errors("recording the revision history"):
             self._api.create_volume(name=name, driver="local", labels={
@@ -319,7 +372,22 @@ def _replica(row: dict) -> ObservedReplica:
         image=row.get("Image", ""),
         state=row.get("State", ""),
         status=row.get("Status", ""),
+        networks=tuple(sorted(((row.get("NetworkSettings") or {}).get("Networks") or {}))),
     )
+
+
+def _grace_period(replica: ObservedReplica) -> int:
+    """The replica's stopGracePeriod in whole seconds, from its template label (the default if unrecognised)."""
+    written = default("stopGracePeriod")
+    if replica.recognised:
+        try:
+            written = json.loads(replica.template_json).get("stopGracePeriod", written)
+        except (ValueError, AttributeError):
+            pass
+    try:
+        return max(1, round(parse_duration(written)))
+    except ValueError:
+        return round(parse_duration(default("stopGracePeriod")))
 
 
 def _split_tag(image: str) -> tuple[str, str | None]:

@@ -24,9 +24,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from gitdeploy.core import labels as L
-from gitdeploy.errors import EngineError, LockHeld
+from gitdeploy.core.redact import printable
+from gitdeploy.errors import EngineError, LockHeld, NotOwned
 
 LOCK_IMAGE = "gitdeploy/lock:1"
 DEFAULT_LEASE = 30.0
@@ -49,10 +51,34 @@ class LockInfo:
     since: float
     expires: float
     container_id: str
+    boot_id: str = ""          # the holder's machine boot, to tell a reboot from a live run
+    pid_namespace: str = ""    # the holder's pid namespace: its pid means something only in the same one
+    started: str = ""          # the holder process's start time (clock ticks since boot), to tell a reused pid
 
     def describe(self) -> str:
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
         return f"{self.host} pid {self.pid} ({self.command}) since {since}"
+
+    def holder_is_gone(self) -> bool:
+        """True when the holder ran on this machine and its process is provably gone.
+
+        Its machine is this one when the host name and the boot id match (the
+        boot id also tells that the machine rebooted since). Its process is
+        gone when, in the same pid namespace (two containers may share a host
+        name and a boot id, not their pids), no process has its pid, or the one
+        that has it started at another time (the pid was reused). Whatever
+        cannot be read counts as alive.
+        """
+        if self.host != socket.gethostname() or not self.boot_id:
+            return False
+        if self.boot_id != _boot_id():
+            return True
+        if not self.pid_namespace or self.pid_namespace != _pid_namespace():
+            return False
+        started = _process_start(self.pid)
+        if started is None:
+            return True
+        return bool(started) and bool(self.started) and started != self.started
 
 
 class EngineLock:
@@ -67,6 +93,8 @@ class EngineLock:
         self._container: str | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._expires = 0.0
+        self.lost = False
 
     def __enter__(self) -> "EngineLock":
         self.acquire()
@@ -93,6 +121,11 @@ class EngineLock:
             if holder is not None and holder.expires < time.time():
                 self._remove(holder.container_id)   # stale: its holder is gone
                 continue
+            if holder is not None and holder.holder_is_gone():
+                print(printable(f"gitdeploy: warning: taking over the lock of project {self.project} held by "
+                                f"{holder.describe()}: that process is gone"), file=sys.stderr)
+                self._remove(holder.container_id)
+                continue
             if time.monotonic() >= deadline:
                 who = holder.describe() if holder else "another run"
                 raise LockHeld(
@@ -116,6 +149,8 @@ class EngineLock:
         labels = {
             L.LOCK: self.project, L.LOCK_ID: self._id, L.HOLDER_HOST: socket.gethostname(),
             L.HOLDER_PID: str(os.getpid()), L.HOLDER_COMMAND: self.command, L.AT: f"{time.time():.3f}",
+            L.HOLDER_BOOT: _boot_id(), L.HOLDER_PID_NS: _pid_namespace(),
+            L.HOLDER_STARTED: _process_start(os.getpid()) or "",
         }
         for attempt in (1, 2):
             try:
@@ -128,14 +163,38 @@ class EngineLock:
         raise AssertionError("unreachable")
 
     def _write_lease(self) -> None:
-        _put_file(self._api, self._container, "lease", f"{time.time() + self.lease:.3f}".encode())
+        import docker.errors
+
+        expires = time.time() + self.lease
+        try:
+            _put_file(self._api, self._container, "lease", f"{expires:.3f}".encode())
+        except docker.errors.NotFound:
+            # Our lock container is gone: another run took the lock over (we were
+            # stalled past the lease) or someone ran `gitdeploy unlock`.
+            self.lost = True
+            return
+        self._expires = expires
 
     def _renew(self) -> None:
         while not self._stop.wait(self.lease / 3):
             try:
                 self._write_lease()
             except Exception as exc:  # noqa: BLE001 - keep renewing; the run itself decides what to do
-                print(f"gitdeploy: warning: could not renew the lock lease: {exc}", file=sys.stderr)
+                print(printable(f"gitdeploy: warning: could not renew the lock lease: {exc}"), file=sys.stderr)
+
+    def check(self) -> None:
+        """Raises LockHeld if this run no longer holds its lock. Called before every change to the engine.
+
+        After a stall (a suspended process, a paused VM) the lease may have run
+        out while nothing ran here; then the lock is renewed now, which also
+        tells whether another run took it over meanwhile.
+        """
+        if not self.lost and time.time() > self._expires - self.lease / 3:
+            self._write_lease()
+        if self.lost:
+            raise LockHeld(f"this run lost the lock of project {self.project} (its lease ran out while it was "
+                           "stalled, and another run or `gitdeploy unlock` took it); it stopped before changing more",
+                           hint="run again: the next sync continues from what runs now")
 
     def _remove(self, container_id: str) -> None:
         import docker.errors
@@ -147,21 +206,63 @@ class EngineLock:
 
 
 def read_lock(api, project: str) -> LockInfo | None:
-    """Who holds the project's lock, or None."""
+    """Who holds the project's lock, or None. A container by the lock's name that is not our lock is an error."""
     import docker.errors
 
+    name = L.lock_name(project)
     try:
-        info = api.inspect_container(L.lock_name(project))
+        info = api.inspect_container(name)
     except docker.errors.NotFound:
         return None
     labels = info["Config"].get("Labels") or {}
+    if labels.get(L.LOCK) != project or not labels.get(L.LOCK_ID):
+        raise NotOwned(f"a container named {name} exists but is not gitdeploy's lock of project {project}; "
+                       "gitdeploy neither removes nor uses it",
+                       hint=f"rename or remove that container yourself (docker rm {name}) if it is not needed")
     since = float(labels.get(L.AT, "0") or 0)
     try:
         expires = float(_get_file(api, info["Id"], "lease"))
     except (docker.errors.APIError, ValueError, KeyError, tarfile.TarError):
         expires = since + DEFAULT_LEASE   # created but no lease written yet
-    return LockInfo(project, labels.get(L.HOLDER_HOST, "?"), int(labels.get(L.HOLDER_PID, "0") or 0),
-                    labels.get(L.HOLDER_COMMAND, "?"), since, expires, info["Id"])
+    try:
+        pid = int(labels.get(L.HOLDER_PID, "0") or 0)
+    except ValueError:
+        pid = 0
+    return LockInfo(project, labels.get(L.HOLDER_HOST, "?"), pid, labels.get(L.HOLDER_COMMAND, "?"), since, expires,
+                    info["Id"], labels.get(L.HOLDER_BOOT, ""), labels.get(L.HOLDER_PID_NS, ""),
+                    labels.get(L.HOLDER_STARTED, ""))
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process `pid` (clock ticks since boot, from /proc), or None if there is no such process."""
+    if pid <= 0:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return ""     # alive, another user's
+        return ""
+    # Field 22, counted after the command name (which may hold spaces and parentheses).
+    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def break_lock(api, project: str) -> LockInfo | None:

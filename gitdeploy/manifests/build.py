@@ -17,7 +17,16 @@ def build_service(doc: Document) -> ServiceSpec:
     fixed_host_port = any("hostPort" in port for port in spec.get("ports") or ())
     return spec_from_template(
         str(meta["name"]), int(spec.get("replicas", default("replicas"))),
-        dict(spec) | {"labels": meta.get("labels") or {}},
+        dict(spec) | {"env": _as_written(doc, ["spec", "env"]), "labels": _as_written(doc, ["metadata", "labels"])},
         UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed_host_port),
         source=f"{doc.file}:{doc.line}",
     )
+
+
+def _as_written(doc: Document, path: list[str]) -> dict[str, str]:
+    """A mapping of strings, each value as the user wrote it: `1.10` stays "1.10", `0x1F` stays "0x1F"."""
+    mapping = doc.body
+    for step in path:
+        mapping = (mapping or {}).get(step)
+    return {str(key): value if isinstance(value, str) else (doc.written([*path, key]) or str(value))
+            for key, value in (mapping or {}).items()}

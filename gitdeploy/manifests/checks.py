@@ -4,16 +4,26 @@ They run only on documents that passed the schema, so shapes are known here.
 """
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from gitdeploy.core.defaults import default
+from gitdeploy.core.redact import CONTROL
 from gitdeploy.core.model import HealthCheck, UpdateOrder, UpdatePolicy
-from gitdeploy.core.units import format_duration, parse_cpus, parse_memory
+from gitdeploy.core.units import format_duration, parse_cpus, parse_duration, parse_memory
 from gitdeploy.errors import Problem
+from gitdeploy.manifests.schema import dotted
 from gitdeploy.manifests.yamldoc import Document
+
+
+MAX_STOP_GRACE_PERIOD = 3600.0   # seconds
+# Control characters (C0, DEL, C1) other than tab: they would reach terminals, CI logs and the engine.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")    # newline too
 
 
 def document_problems(doc: Document) -> list[Problem]:
     spec = doc.body["spec"]
-    problems: list[Problem] = []
+    problems: list[Problem] = _control_characters(doc, doc.body, [])
     resources = spec.get("resources") or {}
     for key, parse in (("memory", parse_memory), ("cpus", parse_cpus)):
         if key in resources:
@@ -38,7 +48,61 @@ def document_problems(doc: Document) -> list[Problem]:
                 "remove hostPort (the engine then picks a free host port per replica) or set replicas: 1",
             ))
     problems += _timing_problems(doc, spec)
+    if "stopGracePeriod" in spec and parse_duration(spec["stopGracePeriod"]) > MAX_STOP_GRACE_PERIOD:
+        problems.append(doc.problem(["spec", "stopGracePeriod"], "spec.stopGracePeriod: at most 1h"))
+    problems += _host_ip_problems(doc, spec)
     return problems
+
+
+def _control_characters(doc: Document, node, path: list) -> list[Problem]:
+    """Every string (key or value) free of control characters; tab is fine, and newline inside a command.
+
+    The message names the place and the character's code, never the value (it may be a secret).
+    """
+    found: list[Problem] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and _CONTROL.search(key):
+                found.append(doc.problem(path + [key], f"{dotted(path)}: a key contains a control character "
+                                                       f"(U+{ord(_CONTROL.search(key).group()):04X}); remove it",
+                                         at_key=True))
+            else:
+                found += _control_characters(doc, value, path + [key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _control_characters(doc, value, path + [index])
+    elif isinstance(node, str):
+        pattern = CONTROL if path[:2] == ["spec", "command"] else _CONTROL
+        bad = pattern.search(node)
+        if bad:
+            found.append(doc.problem(path, f"{dotted(path)}: contains a control character (U+{ord(bad.group()):04X}); "
+                                           "remove it (tabs are allowed)"))
+    return found
+
+
+def _host_ip_problems(doc: Document, spec) -> list[Problem]:
+    problems = []
+    for index, port in enumerate(spec.get("ports") or []):
+        if "hostIP" not in port:
+            continue
+        try:
+            ipaddress.ip_address(port["hostIP"])
+        except ValueError:
+            problems.append(doc.problem(
+                ["spec", "ports", index, "hostIP"],
+                f"spec.ports[{index}].hostIP: '{port['hostIP'][:60]}' is not an IP address; write an address such "
+                "as 127.0.0.1 or ::1, or leave hostIP out to publish on all interfaces"))
+    return problems
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether binding one host port on addresses `a` and `b` ("" = all interfaces) collides."""
+    if a == "" or b == "":
+        return True
+    first, second = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    if first.version != second.version:
+        return False
+    return first == second or first.is_unspecified or second.is_unspecified
 
 
 def _timing_problems(doc: Document, spec) -> list[Problem]:
@@ -95,17 +159,26 @@ def project_problems(docs: list[Document]) -> list[Problem]:
         else:
             names[name] = doc
         for index, port in enumerate(doc.body["spec"].get("ports") or []):
-            if "hostPort" not in port:
+            if "hostPort" not in port or _bad_address(port.get("hostIP", "")):
                 continue
             key = (port.get("hostIP", ""), port["hostPort"], port.get("protocol", default("ports.protocol")))
-            if key in host_ports:
-                other, other_index = host_ports[key]
-                at = other.problem(["spec", "ports", other_index, "hostPort"], "")
+            other = next(((d, i) for (ip, number, proto), (d, i) in host_ports.items()
+                          if (number, proto) == key[1:] and _overlap(ip, key[0])), None)
+            if other is not None:
+                other_doc, other_index = other
+                at = other_doc.problem(["spec", "ports", other_index, "hostPort"], "")
                 problems.append(doc.problem(
                     ["spec", "ports", index, "hostPort"],
                     f"spec.ports[{index}].hostPort: {key[1]}/{key[2]} is also published by service "
-                    f"'{other.body['metadata']['name']}' ({at.file}:{at.line}:{at.column}); pick another host port",
+                    f"'{other_doc.body['metadata']['name']}' ({at.file}:{at.line}:{at.column}); pick another host port",
                 ))
             else:
                 host_ports[key] = (doc, index)
     return problems
+
+
+def _bad_address(address: str) -> bool:
+    try:
+        return bool(address) and not ipaddress.ip_address(address)
+    except ValueError:
+        return True

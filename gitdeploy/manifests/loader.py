@@ -15,7 +15,7 @@ PROJECT_FILE = "gitdeploy.yaml"
 KINDS = ("Service",)
 
 
-def load_desired(tree: SourceTree) -> DesiredState:
+def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
     revision = tree.revision
     project_path = posixpath.join(revision.root, PROJECT_FILE) if revision.root else PROJECT_FILE
     project_file = next((f for f in tree.files if f.path == project_path), None)
@@ -43,14 +43,18 @@ def load_desired(tree: SourceTree) -> DesiredState:
     problems.extend(project_problems(services))
     if problems:
         raise ManifestError(problems)
-    if not services:
-        raise SourceError(
-            f"no Service manifests under {revision.root or 'the repository root'} at commit {revision.short_commit}",
-            hint="add *.yaml files with `kind: Service`; gitdeploy refuses an empty project rather than prune everything "
-                 "(to stop a service, set its replicas to 0)",
-        )
+    if not services and not allow_empty:
+        raise empty_project(revision.root, revision.short_commit)
     specs = sorted((build_service(d) for d in services), key=lambda s: s.name)
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs))
+
+
+def empty_project(root: str, commit: str) -> SourceError:
+    return SourceError(
+        f"no Service manifests under {root or 'the repository root'} at commit {commit}",
+        hint="add *.yaml files with `kind: Service`; gitdeploy refuses an empty project rather than prune everything "
+             "(to stop a service, set its replicas to 0; to remove them all, --allow-empty)",
+    )
 
 
 def _project_name(path: str, data: bytes, problems: list[Problem]) -> str | None:

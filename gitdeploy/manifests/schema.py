@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,17 +27,35 @@ def load_schema(name: str) -> dict:
 
 @cache
 def _validator(name: str):
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return validators.extend(Draft202012Validator, {"pattern": _whole_string_pattern})(schema)
+
+
+def _whole_string_pattern(validator, pattern: str, instance, schema):
+    """`pattern`, with `$` meaning the end of the string.
+
+    In Python's `re` (which jsonschema uses) `$` also matches before a final
+    newline, so "web\n" would pass `^[a-z]+$`; the schemas are written for the
+    whole string, as a reader expects.
+    """
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _anchored(pattern).search(instance):
+        yield ValidationError(f"does not match {pattern!r}")
+
+
+@cache
+def _anchored(pattern: str) -> re.Pattern:
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
 
 
 def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
     problems: list[Problem] = []
     for error in _validator(schema_name).iter_errors(doc.body):
-        problems.extend(_problems_of(doc, error))
+        problems.extend(p for p in _problems_of(doc, error) if p not in problems)
     return problems
 
 
@@ -59,6 +78,8 @@ def _problems_of(doc: Document, error) -> list[Problem]:
     validator, expected, instance = error.validator, error.validator_value, error.instance
     hint = error.schema.get("x-hint") if isinstance(error.schema, dict) else None
     suffix = f"; {hint}" if hint else ""
+    if _secret(path) and not isinstance(instance, (dict, list)) and "propertyNames" not in error.schema_path:
+        instance = _Hidden(instance)   # an env value may be a secret: say what it is, never what it says
 
     if "propertyNames" in error.schema_path:
         return [doc.problem(path + [instance], f"{dotted(path + [instance])}: invalid key{suffix}", at_key=True)]
@@ -105,7 +126,26 @@ _TYPE_WORDS = {
 }
 
 
+def _secret(path: list[Any]) -> bool:
+    return len(path) >= 2 and path[0] == "spec" and path[1] == "env"
+
+
+class _Hidden:
+    """A value whose content must not appear in a message."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return "the value given"
+
+
 def _describe(value: Any) -> str:
+    if isinstance(value, _Hidden):
+        hidden = value.value
+        if hidden is None:
+            return _describe(hidden)
+        return _TYPE_WORDS["boolean" if isinstance(hidden, bool) else "string" if isinstance(hidden, str) else "number"]
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -115,5 +155,5 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"'{value}'"
+        return f"'{value[:60]}'" + ("..." if len(value) > 60 else "")
     return str(value)

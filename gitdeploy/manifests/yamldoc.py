@@ -2,13 +2,24 @@
 
 ruamel.yaml's round-trip loader keeps line and column of every key and value;
 that is what lets every problem name file:line:column.
+
+A manifest comes from a repository someone else may write, so before anything
+is built from it, one pass over the parser's events (cheap, not recursive)
+enforces limits: file size, nesting depth, and the number of nodes once
+aliases are expanded (a "billion laughs" document is a few hundred bytes).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from gitdeploy.errors import Problem
+
+
+MAX_FILE_BYTES = 1024 * 1024    # a manifest is a few KB; this is generous
+MAX_DEPTH = 64                   # nesting of mappings and lists
+MAX_NODES = 100_000              # nodes in a file with every alias expanded
 
 
 @dataclass(frozen=True)
@@ -17,6 +28,29 @@ class Document:
     index: int          # position in a multi-document file, from 0
     line: int           # 1-based line where the document starts
     body: Any           # ruamel CommentedMap (or whatever the YAML held)
+    lines: tuple[str, ...] = ()   # the file's text, to read a scalar as written
+
+    def written(self, path: list[Any]) -> str | None:
+        """The text of the plain scalar at `path` exactly as written (`1.10`, `0x1F`), or None.
+
+        YAML turns `1.10` into the number 1.1; an env value must reach the
+        container as the characters the user wrote.
+        """
+        line, column = position(self.body, path, at_key=False, default=(0, 0))
+        if not line or line > len(self.lines):
+            return None
+        match = _WRITTEN.match(self.lines[line - 1], column - 1)
+        if match is None:
+            return None
+        if match.group("alias"):    # *name: the text written after &name
+            anchored = re.compile(r"&%s\s+(?:![^\s]*\s+)?" % re.escape(match.group("alias")))
+            for text in self.lines:
+                found = anchored.search(text)
+                if found:
+                    value = _PLAIN_SCALAR.match(text, found.end())
+                    return value.group(0) if value else None
+            return None
+        return match.group("value")
 
     def problem(self, path: Iterable[Any], message: str, *, at_key: bool = False) -> Problem:
         line, column = position(self.body, list(path), at_key=at_key, default=(self.line, 1))
@@ -27,18 +61,35 @@ def parse(file: str, data: bytes) -> tuple[list[Document], list[Problem]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from ruamel.yaml.constructor import DuplicateKeyError
+
+    if len(data) > MAX_FILE_BYTES:
+        return [], [Problem(file, 1, 1, f"the file is {len(data)} bytes; a manifest may be at most "
+                                        f"{MAX_FILE_BYTES} bytes (split it into several files)")]
     yaml = YAML(typ="rt")
     documents: list[Document] = []
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [], [Problem(file, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    lines = tuple(text.splitlines())
     try:
+        starts, problem = _scan(yaml, text)
+        if problem is not None:
+            return [], [Problem(file, problem[0], problem[1], problem[2])]
         for index, body in enumerate(yaml.load_all(text)):
             if body is None:
                 continue  # an empty document, e.g. a trailing '---'
-            line = body.lc.line + 1 if hasattr(body, "lc") else 1
-            documents.append(Document(file, index, line, body))
+            line = body.lc.line + 1 if hasattr(body, "lc") else starts[index]
+            documents.append(Document(file, index, line, body, lines))
+    except DuplicateKeyError as exc:
+        # ruamel's own message quotes both values; a value may be a secret.
+        mark, first = exc.problem_mark, exc.context_mark
+        key = _DUPLICATE_KEY.search(str(exc.problem or ""))
+        what = f"key '{key.group(1)}'" if key else "a key"
+        return documents, [Problem(file, mark.line + 1, mark.column + 1,
+                                   f"YAML: {what} appears twice in one mapping (first at line {first.line + 1}); "
+                                   "keep one")]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -47,6 +98,57 @@ def parse(file: str, data: bytes) -> tuple[list[Document], list[Problem]]:
     except YAMLError as exc:
         return documents, [Problem(file, 1, 1, f"YAML error: {exc}")]
     return documents, []
+
+
+def _scan(yaml, text: str) -> tuple[list[int], tuple[int, int, str] | None]:
+    """One pass over the parser's events: the 1-based line where each document's
+    content starts, and the first limit exceeded as (line, column, message)."""
+    from ruamel.yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent,
+                                    NodeEvent)
+
+    starts: list[int] = []
+    sizes: dict[str, int] = {}          # anchor -> nodes it stands for, expanded
+    open_: list[tuple[str | None, int]] = []   # collections being read: (anchor, nodes so far)
+    total = 0
+    for event in yaml.parse(text):
+        mark = event.start_mark
+        where = (mark.line + 1, mark.column + 1)
+        if isinstance(event, DocumentStartEvent):
+            starts.append(0)
+            continue
+        if isinstance(event, NodeEvent) and starts and not starts[-1]:
+            starts[-1] = mark.line + 1
+        if isinstance(event, CollectionStartEvent):
+            open_.append((event.anchor, 1))
+            if len(open_) > MAX_DEPTH:
+                return starts, (*where, f"nested more than {MAX_DEPTH} levels deep")
+            continue
+        if isinstance(event, CollectionEndEvent):
+            anchor, count = open_.pop()
+        elif isinstance(event, AliasEvent):
+            anchor, count = None, sizes.get(event.anchor, 1)
+        elif isinstance(event, NodeEvent):   # a scalar
+            anchor, count = event.anchor, 1
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = count
+        if open_:
+            open_[-1] = (open_[-1][0], open_[-1][1] + count)
+        else:
+            total += count
+        if total + sum(n for _, n in open_) > MAX_NODES:
+            return starts, (*where, f"more than {MAX_NODES} values once aliases (*name) are expanded; "
+                                    "write the values out instead of nesting aliases")
+    return starts, None
+
+
+_DUPLICATE_KEY = re.compile(r'found duplicate key "([^"]*)"')
+# A plain scalar as written: up to a comment, a flow separator or the end of the line.
+_PLAIN_SCALAR = re.compile(r"[^\s#,\]}&*!][^#,\]}]*?(?=\s*(?:#|,|\]|\}|$))")
+# ... after an optional anchor (&name) and tag (!!float), or an alias (*name).
+_WRITTEN = re.compile(r"\*(?P<alias>[^\s,\]}]+)|(?:&[^\s]+\s+)?(?:![^\s]*\s+)?(?P<value>%s)"
+                      % _PLAIN_SCALAR.pattern)
 
 
 def position(node: Any, path: list[Any], *, at_key: bool, default: tuple[int, int]) -> tuple[int, int]:

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+
+from gitdeploy.core.redact import redact_all
 
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import DesiredState
@@ -14,8 +17,17 @@ from gitdeploy.core.revision import Revision
 
 
 def emit(document: dict) -> None:
-    json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(dumps(document, indent=2) + "\n")
+
+
+def dumps(document: dict, indent: int | None = None) -> str:
+    """The JSON text of a document as gitdeploy shows or posts it: credentials masked, and no raw
+    control character (json escapes C0 itself; DEL and C1 are escaped here too)."""
+    text = json.dumps(redact_all(document), indent=indent, ensure_ascii=False)
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 def _source(revision: Revision, project: str) -> dict:

@@ -6,9 +6,9 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from rich.markup import escape
 
 from gitdeploy.output import console
+from gitdeploy.output.safe import shown
 
 
 @contextmanager
@@ -26,7 +26,7 @@ def progress() -> Iterator[Callable[[str, str], None]]:
     def render() -> Table:
         table = Table.grid(padding=(0, 2))
         for service, message in sorted(latest.items()):
-            table.add_row(f"[bold]{escape(service)}[/]", escape(message))
+            table.add_row(f"[bold]{shown(service)}[/]", shown(message))
         return table
 
     def update(service: str, message: str) -> None:
@@ -46,4 +46,4 @@ def progress() -> Iterator[Callable[[str, str], None]]:
 
 
 def plain(service: str, message: str) -> None:
-    console.stderr().print(f"{escape(service)}: {escape(message)}")
+    console.stderr().print(f"{shown(service)}: {shown(message)}")

@@ -1,14 +1,17 @@
 """Human-readable rendering of plans, sync results, status and errors."""
 from __future__ import annotations
 
-from rich.markup import escape
 
-from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan
+from gitdeploy.core.plan import UNCONFIRMED, UNRECOGNISED, Plan, ServiceAction, ServicePlan
 from gitdeploy.core.results import Outcome, RunOutcome, SyncResult
 from gitdeploy.core.status import ServiceStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.output import console
+from gitdeploy.output.safe import shown
 from gitdeploy.core.revision import Revision
+
+# Steps named in every plan, whatever the service's action: replicas gitdeploy will not trust.
+NAMED_REASONS = (UNRECOGNISED, UNCONFIRMED)
 
 _MARK = {
     ServiceAction.CREATE: ("+", "green"),
@@ -29,32 +32,38 @@ def header(revision: Revision, project: str) -> str:
 
 def warnings(revision: Revision) -> None:
     for warning in revision.warnings:
-        console.stderr().print(f"[yellow]warning:[/] {escape(warning)}")
+        console.stderr().print(f"[yellow]warning:[/] {shown(warning)}")
 
 
 def plan(revision: Revision, the_plan: Plan) -> None:
     out = console.stdout()
-    out.print(f"[bold]{escape(header(revision, the_plan.project))}[/]")
+    out.print(f"[bold]{shown(header(revision, the_plan.project))}[/]")
     width = max((len(s.name) for s in the_plan.services), default=0)
     for service in the_plan.services:
         mark, colour = _MARK[service.action]
-        out.print(f"  [{colour}]{mark} {escape(service.name.ljust(width))}  {service.action.value:<9}[/] {_detail(service)}")
+        out.print(f"  [{colour}]{mark} {shown(service.name.ljust(width))}  {service.action.value:<9}[/] {_detail(service)}")
         for change in service.changes:
             if change.path != "replicas" or service.action is ServiceAction.UPDATE:
-                out.print(f"      {escape(change.describe())}")
+                out.print(f"      {shown(change.describe())}")
         if service.held is not None:
             out.print(f"      revision {service.held.revision} failed and was rolled back; not retried until the "
                       "manifest changes (--retry-failed to try again)")
         if service.pinned is not None:
             out.print(f"      pinned to revision {service.pinned.revision} by gitdeploy rollback "
-                      f"(gitdeploy rollback {escape(service.name)} --clear to follow Git)")
-        if service.action is ServiceAction.REPAIR:
-            for step in service.steps:
+                      f"(gitdeploy rollback {shown(service.name)} --clear to follow Git)")
+        noteworthy = [s for s in service.steps if service.action is ServiceAction.REPAIR or s.reason in NAMED_REASONS]
+        if noteworthy:
+            for step in noteworthy:
                 what = getattr(step, "replica", None)
-                out.print(f"      {escape(what.name if what else f'slot {step.slot}')}: {escape(step.reason)}")
+                out.print(f"      {shown(what.name if what else f'slot {step.slot}')}: {shown(step.reason)}")
     changing = sum(1 for s in the_plan.services if s.work)
+    held_back = [s.name for s in the_plan.services if not s.work and (s.held or s.pinned)]
     if changing:
         out.print(f"{changing} of {len(the_plan.services)} services to change.")
+    elif held_back:
+        # Not in sync (diff exits 2), though a sync would change nothing now.
+        out.print(f"Not in sync: {shown(', '.join(held_back))} held back (see above); a sync changes nothing "
+                  "until the manifest changes, --retry-failed, or rollback --clear.")
     else:
         out.print(f"In sync: nothing to do ({len(the_plan.services)} services).")
 
@@ -72,23 +81,23 @@ def _detail(service: ServicePlan) -> str:
 def sync_result(result: SyncResult) -> None:
     out = console.stdout()
     if result.result is RunOutcome.NOOP and result.changed_nothing:
-        out.print(f"Nothing to do: {escape(result.project)} already matches {result.commit[:12]}.")
+        out.print(f"Nothing to do: {shown(result.project)} already matches {shown(result.commit[:12])}.")
         return
     for service in result.services:
         if service.outcome is Outcome.APPLIED:
-            out.print(f"  [green]✓[/] {escape(service.name)} {service.action.value}: {escape(service.message)}")
+            out.print(f"  [green]✓[/] {shown(service.name)} {service.action.value}: {shown(service.message)}")
         elif service.outcome.went_wrong:
             word = "rolled back" if service.outcome is Outcome.ROLLED_BACK else "failed"
-            out.print(f"  [red]✗ {escape(service.name)} {service.action.value} {word}:[/] {escape(service.message)}")
+            out.print(f"  [red]✗ {shown(service.name)} {service.action.value} {word}:[/] {shown(service.message)}")
             for line in service.detail.splitlines():
-                out.print(f"      {escape(line)}")
+                out.print(f"      {shown(line)}")
         elif service.outcome is Outcome.KEPT:
-            out.print(f"  [yellow]?[/] {escape(service.name)}: {escape(service.message)}")
+            out.print(f"  [yellow]?[/] {shown(service.name)}: {shown(service.message)}")
     failed = [s.name for s in result.went_wrong()]
     if failed:
-        out.print(f"[red]Sync failed for {', '.join(failed)}[/]; the other services are converged.")
+        out.print(f"[red]Sync failed for {shown(', '.join(failed))}[/]; the other services are converged.")
     else:
-        out.print(f"[green]Synced[/] {result.project} to {result.commit[:12]}.")
+        out.print(f"[green]Synced[/] {shown(result.project)} to {shown(result.commit[:12])}.")
 
 
 def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> None:
@@ -96,17 +105,17 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...]) ->
     from rich import box
 
     out = console.stdout()
-    out.print(f"[bold]{escape(header(revision, project))}[/]")
+    out.print(f"[bold]{shown(header(revision, project))}[/]")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("SERVICE", "READY", "IMAGE", "COMMIT", "SYNC"):
         table.add_column(column)
     for row in rows:
         sync = f"[green]{row.sync_word}[/]" if row.synced else f"[yellow]{row.sync_word}[/] ({row.pending.value})"
-        table.add_row(escape(row.name), f"{row.running}/{row.desired}", escape(row.image), row.commit[:12], sync)
+        table.add_row(shown(row.name), f"{row.running}/{row.desired}", shown(row.image), shown(row.commit[:12]), sync)
     out.print(table)
     for row in rows:
         if row.note:
-            out.print(f"{escape(row.name)}: {escape(row.note)}")
+            out.print(f"{shown(row.name)}: {shown(row.note)}")
 
 
 def history(revision: Revision, project: str, events) -> None:
@@ -116,7 +125,7 @@ def history(revision: Revision, project: str, events) -> None:
     from rich.table import Table
 
     out = console.stdout()
-    out.print(f"[bold]{escape(header(revision, project))}[/]")
+    out.print(f"[bold]{shown(header(revision, project))}[/]")
     if not events:
         out.print("No revisions recorded yet: the first sync that creates or updates a service records one.")
         return
@@ -125,8 +134,8 @@ def history(revision: Revision, project: str, events) -> None:
         table.add_column(column)
     for e in events:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
-        table.add_row(escape(e.service), str(e.revision), e.event.value, e.commit[:12], escape(e.image), when,
-                      escape(e.message.splitlines()[0] if e.message else ""))
+        table.add_row(shown(e.service), str(e.revision), e.event.value, shown(e.commit[:12]), shown(e.image), when,
+                      shown(e.message.splitlines()[0] if e.message else ""))
     out.print(table)
 
 
@@ -134,7 +143,7 @@ def error(exc: GitDeployError) -> None:
     err = console.stderr()
     if isinstance(exc, ManifestError):
         for problem in exc.problems:
-            err.print(escape(str(problem)))
-    err.print(f"[red]gitdeploy: error:[/] {escape(exc.message)}")
+            err.print(shown(str(problem)))
+    err.print(f"[red]gitdeploy: error:[/] {shown(exc.message)}")
     if exc.hint:
-        err.print(f"  hint: {escape(exc.hint)}")
+        err.print(f"  hint: {shown(exc.hint)}")

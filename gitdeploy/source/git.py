@@ -9,16 +9,27 @@ Two steps, because the second is often unnecessary: `resolve` turns the
 options into a commit with a few cheap `git` calls; `read_files` reads that
 commit's manifests with GitPython, and is skipped when the validated result for
 that commit is already cached (manifests/cache.py).
+
+Reading a repository someone else controls runs no program it configures:
+every `git` call gets `SAFE_CONFIG` (no fsmonitor, no hooks, no `ext::`/`fd::`
+transports) and no prompt, and the check for uncommitted edits compares blob
+hashes in Python instead of running `git status` (which would run the
+repository's fsmonitor, filters and hooks). Credentials in a URL never reach
+the disk: the mirror is cloned from the URL without them, and they are handed
+to git for each fetch in its environment.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import posixpath
 import re
 import subprocess
+import urllib.parse
 from pathlib import Path
 
+from gitdeploy.core.redact import redact
 from gitdeploy.errors import SourceError
 from gitdeploy.core.revision import Revision, SourceFile, SourceTree
 
@@ -46,6 +57,10 @@ def resolve(repo: str, ref: str | None = None, path: str | None = None,
             cache_dir: Path | None = None) -> Revision:
     if ref is not None and (not ref or ref.startswith("-")):
         raise SourceError(f"--ref '{ref}' is not a ref", hint="give a branch, tag or commit")
+    transport = _TRANSPORT.match(repo)
+    if transport and transport.group(1).lower() not in ("http", "https", "ssh", "git", "file"):
+        raise SourceError(f"--repo uses git's '{transport.group(1)}::' transport, which runs a program; "
+                          "gitdeploy refuses it", hint="give a local path or an https://, ssh:// or file:// URL")
     if is_url(repo):
         location, shown = _mirror(repo, cache_dir or default_cache_dir()), _without_credentials(repo)
     else:
@@ -53,7 +68,8 @@ def resolve(repo: str, ref: str | None = None, path: str | None = None,
         if not location.is_dir():
             raise SourceError(f"--repo {repo}: no such directory", hint="give a local path to a Git repository, or a URL")
 
-    answer = _git(location, "rev-parse", "--is-bare-repository", "--show-prefix", f"{ref or 'HEAD'}^{{commit}}", "--")
+    answer = _git(location, "rev-parse", "--is-bare-repository", "--show-prefix", "--show-cdup",
+                  f"{ref or 'HEAD'}^{{commit}}", "--")
     if answer.returncode != 0:
         if "not a git repository" in answer.stderr:
             raise SourceError(f"{repo} is not inside a Git repository",
@@ -67,7 +83,10 @@ def resolve(repo: str, ref: str | None = None, path: str | None = None,
             raise SourceError(f"{shown} has no commits yet", hint="commit your manifests first, then run again")
         raise SourceError(f"ref '{ref}' not found in {shown}",
                           hint="give a branch, tag or commit that exists there (git branch -a, git tag)")
-    bare, prefix, commit = (answer.stdout.splitlines() + ["", "", ""])[:3]
+    lines = answer.stdout.splitlines() + [""] * 4
+    bare = lines[0]
+    # --show-cdup prints no line at all in a bare repository.
+    prefix, cdup, commit = (lines[1], "", lines[2]) if bare == "true" else (lines[1], lines[2], lines[3])
 
     root = posixpath.normpath(posixpath.join(prefix, path or "")).strip("/")
     root = "" if root == "." else root
@@ -76,8 +95,7 @@ def resolve(repo: str, ref: str | None = None, path: str | None = None,
 
     warnings = []
     if bare != "true":
-        dirty = _git(location, "status", "--porcelain", "--untracked-files=normal", "--", f":/{root}")
-        if dirty.stdout.strip():
+        if _uncommitted_manifests(location / cdup, commit, root):
             warnings.append(f"uncommitted changes in {root or 'the working tree'} are ignored: "
                             f"deploying the committed state of {commit[:12]}")
     if ref is None:
@@ -117,34 +135,81 @@ def read_files(revision: Revision) -> tuple[SourceFile, ...]:
     return tuple(sorted(files, key=lambda f: f.path))
 
 
-def _git(location: Path, *args: str) -> subprocess.CompletedProcess:
+# Options for every git call: whatever the repository's own config says, run none of its programs.
+SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "protocol.ext.allow=never",
+               "-c", "protocol.fd.allow=never", "-c", "core.askPass=", "-c", "credential.interactive=false")
+_TRANSPORT = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)::")
+
+
+def _git(location: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["git", "-C", str(location), *args], capture_output=True, text=True)
+        return subprocess.run(["git", *SAFE_CONFIG, "-C", str(location), *args], capture_output=True, text=True,
+                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})})
     except FileNotFoundError:
         raise SourceError("git is not installed", hint="install it (apt-get install git)") from None
 
 
+def _uncommitted_manifests(top: Path, commit: str, root: str) -> bool:
+    """Whether a manifest under `root` in the working tree differs from `commit`: by blob hash, in Python."""
+    listed = _git(top, "ls-tree", "-r", "-z", commit, "--", root or ".")
+    committed = {}
+    for entry in listed.stdout.split("\0"):
+        if "\t" in entry:
+            meta, path = entry.split("\t", 1)
+            committed[path] = meta.split()[2]
+    base = top / root if root else top
+    found = {}
+    for file in base.rglob("*"):
+        relative = file.relative_to(top).as_posix()
+        inside = file.relative_to(base).as_posix()
+        if file.suffix in MANIFEST_SUFFIXES and file.is_file() and not file.is_symlink() \
+                and not any(part.startswith(".") for part in inside.split("/")):
+            data = file.read_bytes()
+            found[relative] = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    wanted = {p: h for p, h in committed.items() if p.endswith(MANIFEST_SUFFIXES)
+              and not any(part.startswith(".") for part in (p[len(root):].lstrip("/") if root else p).split("/"))}
+    return found != wanted
+
+
 def _mirror(url: str, cache_dir: Path) -> Path:
     """A bare mirror of `url` in the cache, cloned once and then fetched."""
-    import git
     from filelock import FileLock
 
+    clean, env = _credentials_apart(url)
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / hashlib.sha256(url.encode()).hexdigest()[:16]
     with FileLock(str(target) + ".lock"):
-        try:
-            if (target / "HEAD").exists():
-                git.Repo(target).git.fetch("--prune", "--quiet", "origin")
-            else:
-                git.Repo.clone_from(url, target, mirror=True, quiet=True)
-        except git.GitCommandError as exc:
-            detail = (exc.stderr or "").strip().splitlines()
+        if (target / "HEAD").exists():
+            # A mirror made by an older gitdeploy may hold the URL with its credentials: rewrite it.
+            _git(target, "config", "remote.origin.url", clean)
+            done = _git(target, "fetch", "--prune", "--quiet", "origin", env=env)
+        else:
+            done = _git(cache_dir, "clone", "--mirror", "--quiet", "--", clean, str(target), env=env)
+        if done.returncode != 0:
+            reasons = [line.strip() for line in done.stderr.splitlines() if line.strip()]
             raise SourceError(
-                f"cannot fetch {_without_credentials(url)}: {detail[-1] if detail else exc}",
+                f"cannot fetch {_without_credentials(url)}: {redact(reasons[-1]) if reasons else 'git failed'}",
                 hint="check the URL and your access to it",
-            ) from None
+            )
     return target
 
 
+def _credentials_apart(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without `user:token@`, and the environment that gives git the credentials for one run.
+
+    Only http(s) carries credentials this way (a Basic Authorization header);
+    for ssh the user name stays in the URL and keys authenticate.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.username is None:
+        return url, {}
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    userinfo = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    header = "Authorization: Basic " + base64.b64encode(userinfo.encode()).decode()
+    return (urllib.parse.urlunsplit(parts._replace(netloc=netloc)),
+            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": header})
+
+
 def _without_credentials(url: str) -> str:
-    return re.sub(r"://[^/@]+@", "://", url)
+    return redact(url)

@@ -46,7 +46,7 @@ def test_a_failing_health_check_is_rolled_back_without_losing_capacity(api, proj
     with HealthSampler.of_service(project, "web") as sampler:
         result = deploy(repo, "gitdeploy-test/app:v3", **spec)
     assert result.returncode == 3, result.stdout + result.stderr
-    assert f"✗ web update rolled back: revision 2: replica {project}-web-1-" in result.stdout
+    assert f"✗ web update rolled back: revision 2: replica {project}_web-1-" in result.stdout
     assert "health check reported unhealthy; rolled back to the previous revision" in result.stdout
     assert ids(api, project, "web") == before          # start-first: the old replicas never left
     assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 2

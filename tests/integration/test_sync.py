@@ -34,8 +34,8 @@ def test_first_sync_creates_everything_and_a_second_changes_nothing(api, project
     assert commit[:12] in first.stdout and "Synced" in first.stdout
 
     web = containers(api, project, "web")
-    assert [c["Names"][0] for c in web] == [f"/{project}-web-1-{web[0]['Labels']['io.gitdeploy.template-hash'][:7]}",
-                                            f"/{project}-web-2-{web[1]['Labels']['io.gitdeploy.template-hash'][:7]}"]
+    assert [c["Names"][0] for c in web] == [f"/{project}_web-1-{web[0]['Labels']['io.gitdeploy.template-hash'][:7]}",
+                                            f"/{project}_web-2-{web[1]['Labels']['io.gitdeploy.template-hash'][:7]}"]
     assert all(c["State"] == "running" and c["Labels"]["io.gitdeploy.commit"] == commit for c in web)
     config = api.inspect_container(web[0]["Id"])
     host = config["HostConfig"]
@@ -146,18 +146,20 @@ def test_containers_without_our_label_are_never_touched(api, project, repo):
         api.remove_container(neighbour["Id"], force=True)
 
 
-def test_a_missing_image_fails_that_service_only(api, project, repo):
-    repo.service("web", image="gitdeploy-test/app:does-not-exist")
+def test_a_missing_image_stops_the_sync_before_its_first_change(api, project, repo):
     repo.service("api")
+    repo.commit()
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    before = ids(api, project, "api")
+    repo.service("web", image="gitdeploy-test/app:does-not-exist")
+    repo.service("api", image="gitdeploy-test/app:v2")
     repo.commit()
     result = gitdeploy("sync", "--repo", str(repo.root), "--output", "json")
     assert result.returncode == 1
-    document = json.loads(result.stdout)
-    assert document["result"] == "failed"
-    outcome = {s["name"]: (s["outcome"], s["message"]) for s in document["services"]}
-    assert outcome["api"] == ("applied", "1 started; 1 ready")
-    assert outcome["web"] == ("failed", "image gitdeploy-test/app:does-not-exist is not on the engine (pull policy: never)")
-    assert ids(api, project, "web") == [] and len(ids(api, project, "api")) == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["message"] == ("image gitdeploy-test/app:does-not-exist is not on the engine (pull policy: never) "
+                                "(service web); nothing was changed")
+    assert ids(api, project, "web") == [] and ids(api, project, "api") == before   # api was not updated either
     assert "Traceback" not in result.stderr
 
 

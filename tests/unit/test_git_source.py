@@ -99,3 +99,16 @@ def test_a_remote_whose_default_branch_does_not_exist_says_so(repo, tmp_path):
     with pytest.raises(SourceError, match=r"the default branch of .* \(refs/heads/trunk\) does not exist") as caught:
         read_tree(f"file://{bare}", cache_dir=tmp_path / "cache")
     assert caught.value.hint == "give --ref, e.g. --ref main (branches: main)"
+
+
+def test_a_commit_declaring_no_service_is_refused_unless_allowed(repo, tmp_path, monkeypatch):
+    from gitdeploy import operations
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    repo.remove("web")
+    repo.commit("all gone")
+    for attempt in (1, 2):   # the second time from the cache: still refused
+        with pytest.raises(SourceError, match="no Service manifests under the repository root"):
+            operations.read_desired(operations.Source(str(repo.root)))
+    _, desired = operations.read_desired(operations.Source(str(repo.root)), allow_empty=True)
+    assert desired.services == () and desired.project == "shop"

@@ -71,3 +71,13 @@ def test_events_are_ordered_by_time_and_revision_lookup_needs_a_template():
     assert [e.revision for e in history.events] == [1, 2, 3]
     assert history.revision("web", 2).template_hash == "b"
     assert history.revision("web", 3) is None and history.revision("api", 1) is None
+
+
+def test_only_the_newest_revisions_are_kept_and_a_pin_survives():
+    rows = [(n, D, f"h{n}") for n in range(1, 26)]
+    history = events(*rows)
+    gone = history.expired(keep=20)
+    assert sorted({e.revision for e in gone}) == [1, 2, 3, 4, 5]
+    pinned = events(*rows, (3, P, "h3", "h25"))
+    assert sorted({e.revision for e in pinned.expired(keep=20)}) == [1, 2, 4, 5]
+    assert events(*rows[:20]).expired(keep=20) == ()

@@ -32,6 +32,9 @@ CASES = [
      "none", None, None, "shop/web:1 x2"),
     ("a pruned service comes back", planned(None, running(V1, 1), running(V1, 2)), "shop/web:1", 2, "old",
      "shop/web:1 x2"),
+    ("a replica a killed run left pending is no revision to go back to",
+     planned(V1, replace(running(V2, 1), name="web-1-new-pending"), running(ServiceSpec("web", "shop/web:0"), 2)),
+     "shop/web:0", 2, "old", "shop/web:0 x2"),
     ("an unreadable template is nothing to go back to",
      planned(V2, replace(running(V1, 1), template_json="{damaged")), "none", None, None, None),
 ]

@@ -26,7 +26,7 @@ def web(image: str, replicas: int = 2, **policy) -> ServiceSpec:
 def deployed(engine: FakeEngine, spec: ServiceSpec, commit: str = "c1") -> None:
     """`spec` runs, started long ago, as a finished sync would leave it."""
     for slot in range(1, spec.replicas + 1):
-        engine.start_replica("shop", commit, spec, slot)
+        engine.confirm_replica(engine.start_replica("shop", commit, spec, slot))
     engine.clock.sleep(60)
     engine.log.clear()
     engine.starts = 0
@@ -78,7 +78,7 @@ def test_start_first_never_drops_below_the_replica_count():
     assert engine.lowest_running["web"] >= 3
     # Each old replica goes only after its successor started.
     starts = [line for line in engine.log if line.startswith("start")]
-    assert engine.log.index(starts[0]) < engine.log.index("remove shop-web-1-" + web("v1").template_hash()[:7])
+    assert engine.log.index(starts[0]) < engine.log.index("remove shop_web-1-" + web("v1").template_hash()[:7])
 
 
 def test_a_failed_start_first_update_keeps_the_old_replicas_themselves():
@@ -96,7 +96,7 @@ def test_stop_first_keeps_replicas_minus_parallelism_and_restores_the_stopped_sl
     assert report.outcome is Outcome.ROLLED_BACK
     assert engine.lowest_running["web"] >= 2
     assert "rolling back 1 replica(s) to the previous revision" in lines
-    assert report.failure.detail == "last log lines:\nlog of shop-web-1-" + web("v2").template_hash()[:7]
+    assert report.failure.detail == "last log lines:\nlog of shop_web-1-" + web("v2").template_hash()[:7] + "-pending"
 
 
 def test_a_later_batch_failing_puts_the_earlier_batches_back_too():
@@ -123,7 +123,7 @@ def test_when_the_previous_revision_fails_too_the_rollout_failed():
     engine.behaviours["v1"] = CRASHES   # e.g. a dependency of v1 went away meanwhile
     _, report, _ = roll_out(engine, web("v2"))
     assert report.outcome is Outcome.FAILED
-    assert "rollback failed too: replica shop-web-1-" in report.message
+    assert "rollback failed too: replica shop_web-1-" in report.message
 
 
 def test_gitdeploys_own_http_probe_gates_the_rollout():
@@ -144,18 +144,33 @@ def test_a_newer_commit_abandons_a_rollout_stuck_on_health():
     assert engine.images("web") == ["v1", "v1"]
 
 
-def test_interrupted_then_resumed_finishes_only_the_rest():
+def test_interrupted_then_resumed_checks_every_replica_it_did_not_see_pass():
     engine = FakeEngine()
     deployed(engine, web("v1"))
-    engine.kill_at_start = 2   # gitdeploy is killed while starting slot 2
+    engine.kill_at_start = 2   # gitdeploy is killed while starting slot 2, slot 1's new replica still monitored
     with pytest.raises(Killed):
         roll_out(engine, web("v2"))
     engine.clock.sleep(60)
     assert sorted(engine.images("web")) == ["v1", "v1", "v2"]   # slot 1 surged, nothing removed yet
     service, report, _ = roll_out(engine, web("v2"))
+    assert [s.reason for s in service.steps if hasattr(s, "slot")] == \
+        ["replaces an unconfirmed replica", "replaces outdated"]
     assert report.outcome is Outcome.APPLIED
     assert engine.images("web") == ["v2", "v2"]
-    assert [s.reason for s in service.steps].count("replaces outdated") == 1   # slot 1 was kept
+    assert not any(name.endswith("-pending") for name in engine.names("web"))
+
+
+def test_a_replica_confirmed_before_the_kill_is_kept():
+    engine = FakeEngine()
+    stop_first = {"order": UpdateOrder.STOP_FIRST}
+    deployed(engine, web("v1", **stop_first))
+    engine.kill_at_start = 2   # stop-first: slot 1 was confirmed, slot 2's old replica stopped, then the kill
+    with pytest.raises(Killed):
+        roll_out(engine, web("v2", **stop_first))
+    assert engine.images("web") == ["v2"]
+    service, report, _ = roll_out(engine, web("v2", **stop_first))
+    assert [s.reason for s in service.steps] == ["missing"]
+    assert report.outcome is Outcome.APPLIED and engine.images("web") == ["v2", "v2"]
 
 
 def test_a_pruned_service_is_removed_without_gating():
@@ -164,3 +179,23 @@ def test_a_pruned_service_is_removed_without_gating():
     service = plan(DesiredState("shop", "c2", ()), engine.observe("shop")).services[0]
     report = Rollout("shop", service, engine, lambda m: None, engine.clock.runtime()).run()
     assert (report.outcome, report.message, engine.images("web")) == (Outcome.APPLIED, "2 removed", [])
+
+
+def test_a_stop_request_finishes_the_batch_in_flight_and_starts_no_other():
+    engine = FakeEngine()
+    deployed(engine, web("v1", replicas=3))
+    asked = []
+    engine.on_start = lambda name: asked.append(name)
+    _, report, _ = roll_out(engine, web("v2", replicas=3), stop_requested=lambda: "stopped" if asked else None)
+    assert report.outcome is Outcome.FAILED and report.failure.abandoned
+    assert report.message == "stopped after 1 of 3 batches; the other slots still run the previous revision"
+    assert engine.images("web") == ["v2", "v1", "v1"]
+    assert not any(name.endswith("-pending") for name in engine.names("web"))
+
+
+def test_start_first_surges_at_most_two_batches():
+    engine = FakeEngine()
+    deployed(engine, web("v1", replicas=4, monitor=10.0))
+    _, report, _ = roll_out(engine, web("v2", replicas=4, monitor=10.0))
+    assert report.outcome is Outcome.APPLIED
+    assert engine.most_replicas["web"] <= 4 + 2, "more than two batches of one replica surged at once"

@@ -1,10 +1,6 @@
 """The reconcile loop, pass by pass, on a real Git repository and the fake engine."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import pytest
 
 from gitdeploy import operations
@@ -28,26 +24,6 @@ def repo(tmp_path) -> ManifestRepo:
     return repo
 
 
-@pytest.fixture
-def webhook():
-    """A webhook receiver on loopback; the JSON bodies it got."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-
-
 def watch(repo: ManifestRepo, engine: FakeEngine, **options) -> tuple[Watch, list[str]]:
     lines: list[str] = []
     return Watch(operations.Source(str(repo.root)), engine, interval=1.0, log=lines.append,
@@ -65,24 +41,43 @@ CASES = [
 
 @pytest.mark.parametrize("change, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_second_pass(repo, webhook, change, words):
-    url, received = webhook
     engine = FakeEngine()
-    loop, lines = watch(repo, engine, webhooks=(url,))
+    loop, lines = watch(repo, engine, webhooks=(webhook.url,))
     assert loop.one_pass() is False and "applied" in lines[-1]
     change(repo, engine)
     loop.one_pass()
     assert all(word in lines[-1] for word in words), lines[-1]
     # A no-op is not news; every pass that did something is posted once.
-    assert [d["result"] for d in received] == ["applied"] + (["applied"] if "applied" in words else [])
+    assert [d["result"] for d in webhook.bodies] == ["applied"] + (["applied"] if "applied" in words else [])
 
 
-def test_a_failing_pass_is_logged_and_posted_and_the_loop_goes_on(repo, webhook):
-    url, received = webhook
+def test_a_failing_pass_is_logged_and_posted_once_per_commit_and_the_loop_goes_on(repo, webhook):
     (repo.root / "services" / "web.yaml").write_text("kind: [")
     repo.commit("broken")
-    loop, lines = watch(repo, FakeEngine(), webhooks=(url,))
+    loop, lines = watch(repo, FakeEngine(), webhooks=(webhook.url,))
     loop.one_pass()
-    assert "error: " in lines[-1] and received[0]["error"]["exitCode"] == 1
+    loop.one_pass()
+    assert "error: " in lines[-1] and [d["error"]["exitCode"] for d in webhook.bodies] == [1]
+    (repo.root / "services" / "web.yaml").write_text("kind: [[")
+    repo.commit("broken differently")
+    loop.one_pass()
+    loop.one_pass()
+    assert len(webhook.received) == 2
+
+
+def test_a_bug_in_one_pass_is_logged_and_the_next_pass_runs(repo):
+    class Flaky(FakeEngine):
+        def observe(self, project):
+            if not self.log:
+                self.log.append("boom")
+                raise RuntimeError("engine adapter bug")
+            return super().observe(project)
+
+    loop, lines = watch(repo, Flaky())
+    assert loop.one_pass() is False
+    assert "error: internal error: RuntimeError: engine adapter bug" in lines[-1]
+    loop.one_pass()
+    assert "applied" in lines[-1]
 
 
 def test_a_newer_commit_preempts_a_rollout_stuck_on_health(repo):
