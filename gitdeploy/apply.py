@@ -59,6 +59,7 @@ class _Execution:
         _preflight(plan, self.engine)
         if plan.needs_network:
             self.engine.ensure_network(plan.project)
+        self.engine.ensure_volumes(plan.project, plan.volumes_needed())
         results: dict[str, ServiceResult] = {}
         with ThreadPoolExecutor(max_workers=self.runtime.services_at_once, thread_name_prefix="gitdeploy-apply") as pool:
             futures = {service.name: pool.submit(self.roll_out, service) for service in plan.services if service.work}
@@ -134,6 +135,7 @@ def _preflight(plan: Plan, engine: Engine) -> None:
         available = engine.cpu_count()
         problems += [f"service {spec.name} is limited to {spec.cpus:g} CPUs but the engine has {available}"
                      for spec in greedy if spec.cpus > available]
+    problems += engine.volume_problems(plan.project, plan.volumes_needed())
     probed = [spec.name for spec in starting if spec.health is not None and spec.health.kind.probed_by_gitdeploy]
     if probed and not engine.replicas_reachable():
         problems.append(f"service {', '.join(probed)} has an http/tcp health check, which gitdeploy runs from this "

@@ -16,7 +16,7 @@ from gitdeploy.core.model import DesiredState, ServiceSpec
 from gitdeploy.core.plan import Plan, ServiceAction, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
 from gitdeploy.core.revert import revert_plan, what_ran_before
-from gitdeploy.core.status import ServiceStatus, service_statuses
+from gitdeploy.core.status import ServiceStatus, VolumeState, VolumeStatus, service_statuses, volume_statuses
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import NotFound
 from gitdeploy.rollout import Runtime
@@ -135,6 +135,26 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
             outcomes.append(replace(s, outcome=Outcome.FAILED,
                                     message=f"{why}; putting it back failed too: {undone.message}"))
     return replace(result, services=tuple(outcomes))
+
+
+def volumes(desired: DesiredState, engine: Engine) -> tuple[VolumeStatus, ...]:
+    return volume_statuses(desired, engine.observe_volumes(desired.project), engine.observe(desired.project))
+
+
+def prune_volumes(desired: DesiredState, engine: Engine, *, lock_timeout: float = 0.0,
+                  progress: Progress = lambda s, m: None) -> tuple[str, ...]:
+    """`sync --prune-volumes`: removes the project's volumes that nothing mounts, naming each first.
+    External volumes are never removed. Returns the engine names removed."""
+    if not [v for v in volumes(desired, engine) if v.state is VolumeState.KEPT]:
+        return ()
+    removed = []
+    with engine.lock(desired.project, lock_timeout):
+        for volume in volumes(desired, engine):      # again, under the lock
+            if volume.state is VolumeState.KEPT:
+                progress("(volumes)", f"removing volume {volume.engine_name} ({volume.name}): nothing mounts it")
+                engine.remove_volume(volume.engine_name)
+                removed.append(volume.engine_name)
+    return tuple(removed)
 
 
 def _proven_failures(result: SyncResult) -> list[ServiceResult]:

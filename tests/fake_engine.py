@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from gitdeploy.core import labels as L
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import ServiceSpec
-from gitdeploy.core.observed import ObservedReplica, ObservedState
+from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.errors import EngineError, ImageNotFound, LockHeld
 from gitdeploy.rollout import Runtime
@@ -76,7 +76,8 @@ class FakeReplica:
     def observed(self, probe: ReplicaProbe) -> ObservedReplica:
         status = "Up (unhealthy)" if probe.health == "unhealthy" else "Up"
         return ObservedReplica(self.name, self.name, self.service, self.slot, self.spec.template_hash(),
-                               self.spec.template_json(), self.commit, self.spec.image, probe.state, status)
+                               self.spec.template_json(), self.commit, self.spec.image, probe.state, status,
+                               volumes=tuple(sorted(m.source for m in self.spec.mounts if m.kind.value == "volume")))
 
 
 @dataclass
@@ -93,6 +94,7 @@ class FakeEngine:
     lowest_running: dict[str, int] = field(default_factory=dict)   # service -> fewest running after a removal
     most_replicas: dict[str, int] = field(default_factory=dict)    # service -> most replicas at once
     held_by: str | None = None        # another run's lock
+    volumes: dict[str, ObservedVolume] = field(default_factory=dict)   # engine name -> volume
     reachable: bool = True            # False: a remote engine, whose replicas' addresses this machine cannot reach
     starts: int = 0
 
@@ -114,6 +116,23 @@ class FakeEngine:
 
     def replicas_reachable(self) -> bool:
         return self.reachable
+
+    def volume_problems(self, project, volumes) -> list[str]:
+        return [f"external volume {v.engine_name} (volume {v.name}) does not exist on the engine"
+                for v in volumes if v.external and v.engine_name not in self.volumes]
+
+    def ensure_volumes(self, project, volumes) -> None:
+        for volume in volumes:
+            if not volume.external and volume.engine_name not in self.volumes:
+                self.volumes[volume.engine_name] = ObservedVolume(volume.engine_name, volume.name)
+                self.log.append(f"volume {volume.engine_name}")
+
+    def observe_volumes(self, project):
+        return tuple(v for v in self.volumes.values() if v.engine_name.startswith(f"{project}_"))
+
+    def remove_volume(self, engine_name: str) -> None:
+        self.volumes.pop(engine_name, None)
+        self.log.append(f"remove volume {engine_name}")
 
     def ensure_image(self, image: str) -> None:
         if image in self.missing_images:

@@ -34,7 +34,7 @@ class Command:
         with self.errors():
             revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path),
                                                         allow_empty=self.allow_empty)
-            text.warnings(revision)
+            text.warnings(revision, desired)
             yield revision, desired
 
     def errors(self):

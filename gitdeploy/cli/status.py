@@ -8,11 +8,13 @@ from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 
 def status(repo: Repo = ".", ref: Ref = None, path: Path = None,
            output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """Per service: running/desired replicas, image, deployed commit, Synced or OutOfSync."""
+    """Per service: running/desired replicas, image, deployed commit, Synced or OutOfSync; then the volumes."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
     command = Command(repo, ref, path, output, verbose)
     with command.loaded() as (revision, desired):
-        rows = operations.status(desired, docker_engine())
-    command.show(jsonout.status(revision, desired.project, rows), lambda: text.status(revision, desired.project, rows))
+        engine = docker_engine()
+        rows, volumes = operations.status(desired, engine), operations.volumes(desired, engine)
+    command.show(jsonout.status(revision, desired.project, rows, volumes),
+                 lambda: text.status(revision, desired.project, rows, volumes))

@@ -13,6 +13,10 @@ from gitdeploy.cli.options import (AllowEmpty, LockTimeout, Output, OutputFormat
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
+PruneVolumes = Annotated[bool, typer.Option(
+    "--prune-volumes", envvar="GITDEPLOY_PRUNE_VOLUMES",
+    help="After the sync, remove the project's volumes that nothing mounts any more (each is named first). "
+         "Their data is lost. External volumes are never removed.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", envvar="GITDEPLOY_DRY_RUN", help="Show the plan; change nothing.")]
 Atomic = Annotated[bool, typer.Option(
     "--atomic", envvar="GITDEPLOY_ATOMIC",
@@ -21,7 +25,7 @@ Atomic = Annotated[bool, typer.Option(
 
 
 def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
-         allow_empty: AllowEmpty = False,
+         allow_empty: AllowEmpty = False, prune_volumes: PruneVolumes = False,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
@@ -43,6 +47,8 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
             lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped,
             progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
         )
+        if prune_volumes and not dry_run and not stopped():
+            operations.prune_volumes(desired, docker_engine(pull), lock_timeout=lock_timeout, progress=report)
     document = jsonout.sync(revision, the_plan, result)
     command.show(document, lambda: text.sync_result(result) if result is not None else None)
     if result is not None:

@@ -15,17 +15,23 @@ from functools import cache
 from importlib import resources
 
 SERVICE_SCHEMA = "service.v1.schema.json"
+VOLUME_SCHEMA = "volume.v1.schema.json"
 
 
 @cache
-def _spec_schema() -> dict:
-    schema = json.loads(resources.files("gitdeploy.schemas").joinpath(SERVICE_SCHEMA).read_text())
+def _spec_schema(name: str) -> dict:
+    schema = json.loads(resources.files("gitdeploy.schemas").joinpath(name).read_text())
     return schema["properties"]["spec"]
 
 
-def default(path: str):
+def default(path: str, schema: str = SERVICE_SCHEMA):
     """The default of `spec.<path>`, e.g. default("update.monitor") == "5s"; KeyError if it has none."""
-    node = _spec_schema()
+    node = _spec_schema(schema)
     for part in path.split("."):
         node = node.get("items", node)["properties"][part]
     return node["default"]
+
+
+def default_of_volume(path: str):
+    """The default of a Volume's `spec.<path>`."""
+    return default(path, VOLUME_SCHEMA)

@@ -14,6 +14,8 @@ TEMPLATE = PREFIX + "template"         # the canonical template itself, JSON (fo
 COMMIT = PREFIX + "commit"             # the commit the replica was created from
 MANAGED_BY = PREFIX + "managed-by"
 KIND = PREFIX + "kind"                 # on history records: "history"
+VOLUME = PREFIX + "volume"             # on volumes: the Volume's name (or, on an implicit one, the path it holds)
+IMPLICIT = PREFIX + "implicit-volume"  # on a volume kept per slot for an image's VOLUME path: the path
 # History records carry these too (see engine/docker.py: append_history).
 REVISION, EVENT, AT, IMAGE, MESSAGE, GIT_HASH = (
     PREFIX + name for name in ("revision", "event", "at", "image", "message", "git-hash"))
@@ -47,6 +49,18 @@ PENDING = "-pending"
 
 def is_pending(name: str) -> bool:
     return name.endswith(PENDING)
+
+
+def volume_name(project: str, volume: str) -> str:
+    # '_' as in replica names: no two (project, volume) pairs share an engine volume.
+    return f"{project}_{volume}"
+
+
+def implicit_volume_name(project: str, service: str, slot: int, path: str) -> str:
+    """The volume a slot keeps for a path its image declares as VOLUME and no mount covers."""
+    import hashlib
+
+    return f"{project}_{service}-{slot}-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
 
 
 def lock_name(project: str) -> str:

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 
-from gitdeploy.core.defaults import default
+from gitdeploy.core.defaults import default, default_of_volume
 from gitdeploy.core.units import format_duration, format_memory, parse_cpus, parse_duration, parse_memory
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
@@ -131,6 +131,47 @@ class UpdatePolicy:
         )
 
 
+class MountKind(str, Enum):
+    VOLUME = "volume"        # an engine volume: a Volume of the project (or an external one)
+    HOST_PATH = "hostPath"   # a folder on the engine's host
+    TMPFS = "tmpfs"          # memory, empty at every start
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """Storage in a replica. For a volume, `source` is the engine volume's name (resolved by the loader)."""
+
+    kind: MountKind
+    path: str
+    source: str = ""                 # engine volume name, or host folder; "" for tmpfs
+    read_only: bool = False
+    size: int | None = None          # tmpfs limit in bytes; None: the engine's default
+
+    def canonical(self) -> dict:
+        where = {"tmpfs": {"size": format_memory(self.size) if self.size else None}} \
+            if self.kind is MountKind.TMPFS else {self.kind.value: self.source}
+        return where | {"path": self.path, "readOnly": self.read_only}
+
+    @classmethod
+    def from_canonical(cls, data: dict) -> "Mount":
+        kind = next(k for k in MountKind if k.value in data)
+        size = (data.get("tmpfs") or {}).get("size") if kind is MountKind.TMPFS else None
+        return cls(kind, str(data["path"]), "" if kind is MountKind.TMPFS else str(data[kind.value]),
+                   bool(data.get("readOnly", default("volumes.readOnly"))),
+                   parse_memory(size) if size is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec:
+    """A Volume document: storage that outlives replicas, never deleted unless asked (--prune-volumes)."""
+
+    name: str                       # metadata.name, what services mount
+    engine_name: str                # PROJECT_NAME, or the external volume's own name
+    driver: str = default_of_volume("driver")
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    external: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class PortSpec:
     container_port: int
@@ -172,6 +213,7 @@ class ServiceSpec:
     init: bool = default("init")                   # run an init process as PID 1 (signals, zombies)
     stop_grace_period: float = parse_duration(default("stopGracePeriod"))  # seconds between SIGTERM and SIGKILL
     labels: tuple[tuple[str, str], ...] = ()       # sorted; the user's metadata.labels
+    mounts: tuple[Mount, ...] = ()                 # in the order declared
     health: HealthCheck | None = None              # None: the image's HEALTHCHECK, if any
     update: UpdatePolicy = UpdatePolicy()
     source: str = field(default="", compare=False)  # "web.yaml:3", where it was declared
@@ -191,7 +233,8 @@ class ServiceSpec:
             "init": self.init,
             "stopGracePeriod": format_duration(self.stop_grace_period),
             "labels": dict(self.labels),
-        } | ({"healthCheck": self.health.canonical()} if self.health else {})
+        } | ({"healthCheck": self.health.canonical()} if self.health else {}) \
+          | ({"volumes": [m.canonical() for m in self.mounts]} if self.mounts else {})   # absent when empty: stable hash
 
     def template_json(self) -> str:
         return canonical_json(self.template())
@@ -207,6 +250,8 @@ class DesiredState:
     project: str
     commit: str
     services: tuple[ServiceSpec, ...]   # sorted by name
+    volumes: tuple[VolumeSpec, ...] = ()   # sorted by name
+    warnings: tuple[str, ...] = ()         # things valid but probably unwanted (shown, never fatal)
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((s for s in self.services if s.name == name), None)
@@ -238,6 +283,7 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
         init=bool(template.get("init", default("init"))),
         stop_grace_period=parse_duration(template.get("stopGracePeriod", default("stopGracePeriod"))),
         labels=_string_pairs(template.get("labels")),
+        mounts=tuple(Mount.from_canonical(m) for m in template.get("volumes") or ()),
         health=HealthCheck.from_canonical(template["healthCheck"]) if template.get("healthCheck") else None,
         update=update,
         source=source,

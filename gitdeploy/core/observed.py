@@ -24,6 +24,7 @@ class ObservedReplica:
     state: str                # the engine's word: running, exited, restarting, created, dead...
     status: str = ""          # the engine's human text, e.g. "Up 3 minutes (healthy)"
     networks: tuple[str, ...] | None = None   # networks it is attached to; None: not known
+    volumes: tuple[str, ...] = ()             # engine volumes it mounts
 
     @property
     def recognised(self) -> bool:
@@ -46,6 +47,16 @@ class ObservedReplica:
     def unhealthy(self) -> bool:
         # The listing carries the engine's health verdict in its status text.
         return self.status.endswith("(unhealthy)")
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedVolume:
+    """An engine volume labelled with the project: a Volume's, or one kept per slot for an image's VOLUME path."""
+
+    engine_name: str
+    volume: str = ""          # the Volume document's name; "" for an implicit one
+    implicit_path: str = ""   # the image VOLUME path an implicit one holds
+    service: str = ""         # an implicit one's service
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from enum import Enum
 from gitdeploy.core.changes import FieldChange, template_changes
 from gitdeploy.core.history import History, RevisionEvent
 from gitdeploy.core.labels import network_name
-from gitdeploy.core.model import DesiredState, FailureAction, ServiceSpec, spec_from_template
+from gitdeploy.core.model import DesiredState, FailureAction, MountKind, ServiceSpec, VolumeSpec, spec_from_template
 from gitdeploy.core.observed import ObservedReplica, ObservedState
 
 
@@ -85,6 +85,14 @@ class Plan:
     project: str
     commit: str
     services: tuple[ServicePlan, ...]   # sorted by name
+    volumes: tuple[VolumeSpec, ...] = ()   # the project's declared volumes, made before a replica mounts one
+
+    def volumes_needed(self) -> tuple[VolumeSpec, ...]:
+        """The declared volumes that replicas this plan starts will mount."""
+        mounted = {m.source for s in self.services if s.spec is not None
+                   and any(isinstance(step, StartReplica) for step in s.steps)
+                   for m in s.spec.mounts if m.kind is MountKind.VOLUME}
+        return tuple(v for v in self.volumes if v.engine_name in mounted)
 
     @property
     def in_sync(self) -> bool:
@@ -107,7 +115,7 @@ def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
     for name in observed.service_names():
         if name not in declared:
             services.append(_plan_undeclared(name, observed.of_service(name), prune))
-    return Plan(desired.project, desired.commit, tuple(sorted(services, key=lambda s: s.name)))
+    return Plan(desired.project, desired.commit, tuple(sorted(services, key=lambda s: s.name)), desired.volumes)
 
 
 def _with_history(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str,

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from enum import Enum
 
-from gitdeploy.core.observed import ObservedState
+from gitdeploy.core.model import DesiredState, MountKind
+from gitdeploy.core.observed import ObservedState, ObservedVolume
 from gitdeploy.core.plan import Plan, ServiceAction
 
 
@@ -51,3 +53,46 @@ def _note(service) -> str:
     if service.held is not None:
         return f"revision {service.held.revision} failed and was rolled back; not retried until the manifest changes"
     return ""
+
+
+class VolumeState(str, Enum):
+    IN_USE = "in use"
+    KEPT = "kept"            # nothing mounts it; only `sync --prune-volumes` removes it
+    EXTERNAL = "external"    # not ours: never created or removed
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeStatus:
+    name: str                # the Volume's name, or SERVICE-SLOT:PATH for one kept for an image's VOLUME path
+    engine_name: str
+    mounted_by: tuple[str, ...]   # services
+    state: VolumeState
+
+
+def volume_statuses(desired: DesiredState, volumes: tuple[ObservedVolume, ...],
+                    observed: ObservedState) -> tuple[VolumeStatus, ...]:
+    """Every volume of the project, declared or left over, and who mounts it.
+
+    A volume is in use while a declared service mounts it or a replica that
+    runs (or exists) has it mounted; otherwise it is kept.
+    """
+    users: dict[str, set[str]] = {}
+    for spec in desired.services:
+        for mount in spec.mounts:
+            if mount.kind is MountKind.VOLUME:
+                users.setdefault(mount.source, set()).add(spec.name)
+    for replica in observed.replicas:
+        for name in replica.volumes:
+            users.setdefault(name, set()).add(replica.service)
+    rows = [VolumeStatus(v.name, v.engine_name, tuple(sorted(users.get(v.engine_name, ()))),
+                         VolumeState.EXTERNAL if v.external else
+                         VolumeState.IN_USE if users.get(v.engine_name) else VolumeState.KEPT)
+            for v in desired.volumes]
+    declared = {v.engine_name for v in desired.volumes}
+    for volume in volumes:
+        if volume.engine_name in declared:
+            continue
+        name = volume.volume or f"{volume.service}:{volume.implicit_path}"
+        mounted = tuple(sorted(users.get(volume.engine_name, ())))
+        rows.append(VolumeStatus(name, volume.engine_name, mounted, VolumeState.IN_USE if mounted else VolumeState.KEPT))
+    return tuple(sorted(rows, key=lambda r: r.engine_name))

@@ -9,8 +9,8 @@ from enum import Enum
 from typing import Protocol
 
 from gitdeploy.core.history import RevisionEvent
-from gitdeploy.core.model import ServiceSpec
-from gitdeploy.core.observed import ObservedReplica, ObservedState
+from gitdeploy.core.model import ServiceSpec, VolumeSpec
+from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
 
 
@@ -26,6 +26,18 @@ class Engine(Protocol):
 
     def ensure_network(self, project: str) -> None:
         """Create the project's network if it does not exist."""
+
+    def volume_problems(self, project: str, volumes: tuple[VolumeSpec, ...]) -> list[str]:
+        """Why these volumes cannot be used (an external one missing, a name taken by a volume not ours)."""
+
+    def ensure_volumes(self, project: str, volumes: tuple[VolumeSpec, ...]) -> None:
+        """Create the project's volumes that do not exist yet (never external ones; never changes existing ones)."""
+
+    def observe_volumes(self, project: str) -> tuple[ObservedVolume, ...]:
+        """Every volume labelled with the project (history records aside)."""
+
+    def remove_volume(self, engine_name: str) -> None:
+        """Remove one of the project's volumes (only `sync --prune-volumes` asks)."""
 
     def ensure_image(self, image: str) -> None:
         """Make sure `image` is on the engine, per the pull policy, or raise ImageNotFound."""

@@ -17,8 +17,8 @@ from gitdeploy import __version__
 from gitdeploy.core import labels as L
 from gitdeploy.core.defaults import default
 from gitdeploy.core.history import Event, RevisionEvent
-from gitdeploy.core.model import CheckKind, ServiceSpec, hash_of_template
-from gitdeploy.core.observed import ObservedReplica, ObservedState
+from gitdeploy.core.model import CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec, hash_of_template
+from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.core.units import parse_duration
 from gitdeploy.engine.base import PullPolicy
@@ -115,6 +115,85 @@ class DockerEngine:
                 return
             self._api.create_network(name, driver="bridge", labels={L.PROJECT: project, L.MANAGED_BY: "gitdeploy"})
 
+    def volume_problems(self, project: str, volumes: tuple[VolumeSpec, ...]) -> list[str]:
+        problems = []
+        for volume in volumes:
+            found = self._volume(volume.engine_name)
+            if volume.external and found is None:
+                problems.append(f"external volume {volume.engine_name} (volume {volume.name}) does not exist on "
+                                "the engine")
+            elif not volume.external and found is not None and not _owned(found, project, volume.name):
+                problems.append(f"volume {volume.engine_name} exists but was not created by gitdeploy for volume "
+                                f"{volume.name} of project {project}; gitdeploy will not use it (declare it "
+                                f"external: true with name: {volume.engine_name} to use it on purpose)")
+        return problems
+
+    def ensure_volumes(self, project: str, volumes: tuple[VolumeSpec, ...]) -> None:
+        for volume in volumes:
+            if volume.external or self._volume(volume.engine_name) is not None:
+                continue
+            self._still_locked()
+            with translated_errors(f"creating volume {volume.engine_name}"):
+                self._api.create_volume(volume.engine_name, driver=volume.driver,
+                                        driver_opts=dict(volume.driver_opts) or None,
+                                        labels={L.PROJECT: project, L.VOLUME: volume.name,
+                                                L.MANAGED_BY: f"gitdeploy/{__version__}"})
+
+    def observe_volumes(self, project: str) -> tuple[ObservedVolume, ...]:
+        with translated_errors("listing volumes"):
+            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}"]})
+        kept = []
+        for volume in found.get("Volumes") or []:
+            labels = volume.get("Labels") or {}
+            if labels.get(L.KIND) == "history":
+                continue
+            kept.append(ObservedVolume(volume["Name"], labels.get(L.VOLUME, ""), labels.get(L.IMPLICIT, ""),
+                                       labels.get(L.SERVICE, "")))
+        return tuple(sorted(kept, key=lambda v: v.engine_name))
+
+    def remove_volume(self, engine_name: str) -> None:
+        import docker.errors
+
+        self._still_locked()
+        with translated_errors(f"removing volume {engine_name}"):
+            try:
+                self._api.remove_volume(engine_name)
+            except docker.errors.NotFound:
+                pass
+
+    def _volume(self, engine_name: str) -> dict | None:
+        import docker.errors
+
+        with translated_errors(f"inspecting volume {engine_name}"):
+            try:
+                return self._api.inspect_volume(engine_name)
+            except docker.errors.NotFound:
+                return None
+
+    def _implicit_mounts(self, project: str, spec: ServiceSpec, slot: int) -> list:
+        """One volume per slot for each path the image declares as VOLUME and no mount covers.
+
+        The engine would give such a path a fresh anonymous volume with every new
+        container, so an update would lose what the replica wrote there; keeping
+        it per slot (as compose keeps it across a recreate) hands it to the
+        replica that replaces this one, and to a rollback.
+        """
+        from docker.types import Mount as EngineMount
+
+        with translated_errors(f"inspecting image {spec.image}"):
+            declared = (self._api.inspect_image(spec.image).get("Config") or {}).get("Volumes") or {}
+        covered = {m.path.rstrip("/") or "/" for m in spec.mounts}
+        mounts = []
+        for path in sorted(p for p in declared if (p.rstrip("/") or "/") not in covered):
+            name = L.implicit_volume_name(project, spec.name, slot, path)
+            if self._volume(name) is None:
+                with translated_errors(f"creating volume {name}"):
+                    self._api.create_volume(name, labels={L.PROJECT: project, L.SERVICE: spec.name,
+                                                          L.SLOT: str(slot), L.IMPLICIT: path,
+                                                          L.MANAGED_BY: f"gitdeploy/{__version__}"})
+            mounts.append(EngineMount(path, name, type="volume"))
+        return mounts
+
     def ensure_image(self, image: str) -> None:
         import docker.errors
 
@@ -166,6 +245,7 @@ class DockerEngine:
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             init=spec.init,
             network_mode=network,
+            mounts=[_engine_mount(m) for m in spec.mounts] + self._implicit_mounts(project, spec, slot),
         )
         networking = api.create_networking_config({
             # The service name resolves to every replica (DNS round-robin);
@@ -373,7 +453,22 @@ def _replica(row: dict) -> ObservedReplica:
         state=row.get("State", ""),
         status=row.get("Status", ""),
         networks=tuple(sorted(((row.get("NetworkSettings") or {}).get("Networks") or {}))),
+        volumes=tuple(sorted(m["Name"] for m in row.get("Mounts") or () if m.get("Type") == "volume" and m.get("Name"))),
     )
+
+
+def _owned(volume: dict, project: str, name: str) -> bool:
+    labels = volume.get("Labels") or {}
+    return labels.get(L.PROJECT) == project and labels.get(L.VOLUME) == name
+
+
+def _engine_mount(mount: Mount):
+    from docker.types import Mount as EngineMount
+
+    if mount.kind is MountKind.TMPFS:
+        return EngineMount(mount.path, None, type="tmpfs", read_only=mount.read_only, tmpfs_size=mount.size)
+    kind = "volume" if mount.kind is MountKind.VOLUME else "bind"
+    return EngineMount(mount.path, mount.source, type=kind, read_only=mount.read_only)
 
 
 def _grace_period(replica: ObservedReplica) -> int:

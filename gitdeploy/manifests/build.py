@@ -7,19 +7,36 @@ engine's labels and from the cache.
 """
 from __future__ import annotations
 
-from gitdeploy.core.model import ServiceSpec, UpdatePolicy, spec_from_template
-from gitdeploy.core.defaults import default
+from gitdeploy.core.defaults import default, default_of_volume
+from gitdeploy.core.labels import volume_name
+from gitdeploy.core.model import ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
 from gitdeploy.manifests.yamldoc import Document
 
 
-def build_service(doc: Document) -> ServiceSpec:
+def build_service(doc: Document, volume_names: dict[str, str]) -> ServiceSpec:
+    """`volume_names`: each Volume document's name -> its engine volume's name (what the template holds)."""
     meta, spec = doc.body["metadata"], doc.body["spec"]
     fixed_host_port = any("hostPort" in port for port in spec.get("ports") or ())
+    mounts = [dict(m) | ({"volume": volume_names[m["volume"]]} if "volume" in m else {})
+              for m in spec.get("volumes") or ()]
     return spec_from_template(
         str(meta["name"]), int(spec.get("replicas", default("replicas"))),
-        dict(spec) | {"env": _as_written(doc, ["spec", "env"]), "labels": _as_written(doc, ["metadata", "labels"])},
+        dict(spec) | {"env": _as_written(doc, ["spec", "env"]), "labels": _as_written(doc, ["metadata", "labels"]),
+                      "volumes": mounts},
         UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed_host_port),
         source=f"{doc.file}:{doc.line}",
+    )
+
+
+def build_volume(doc: Document, project: str) -> VolumeSpec:
+    name, spec = str(doc.body["metadata"]["name"]), doc.body.get("spec") or {}
+    external = bool(spec.get("external", default_of_volume("external")))
+    return VolumeSpec(
+        name=name,
+        engine_name=str(spec["name"]) if external else volume_name(project, name),
+        driver=str(spec.get("driver", default_of_volume("driver"))),
+        driver_opts=tuple(sorted(_as_written(doc, ["spec", "driverOpts"]).items())),
+        external=external,
     )
 
 

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from gitdeploy import __version__
-from gitdeploy.core.model import DesiredState, UpdatePolicy, spec_from_template
+from gitdeploy.core.model import DesiredState, UpdatePolicy, VolumeSpec, spec_from_template
 
 
 def default_dir() -> Path:
@@ -56,6 +56,9 @@ def _desired_to(desired: DesiredState) -> dict:
         "commit": desired.commit,
         "services": [{"name": s.name, "replicas": s.replicas, "source": s.source, "template": s.template(),
                       "update": s.update.canonical()} for s in desired.services],
+        "volumes": [{"name": v.name, "engineName": v.engine_name, "driver": v.driver,
+                     "driverOpts": dict(v.driver_opts), "external": v.external} for v in desired.volumes],
+        "warnings": list(desired.warnings),
     }
 
 
@@ -65,4 +68,6 @@ def _desired_from(document: dict) -> DesiredState:
                            source=s["source"])
         for s in document["services"]
     )
-    return DesiredState(document["project"], document["commit"], services)
+    volumes = tuple(VolumeSpec(v["name"], v["engineName"], v["driver"], tuple(sorted(v["driverOpts"].items())),
+                               v["external"]) for v in document["volumes"])
+    return DesiredState(document["project"], document["commit"], services, volumes, tuple(document["warnings"]))

@@ -5,6 +5,7 @@ They run only on documents that passed the schema, so shapes are known here.
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 
 from gitdeploy.core.defaults import default
@@ -12,7 +13,7 @@ from gitdeploy.core.redact import CONTROL
 from gitdeploy.core.model import HealthCheck, UpdateOrder, UpdatePolicy
 from gitdeploy.core.units import format_duration, parse_cpus, parse_duration, parse_memory
 from gitdeploy.errors import Problem
-from gitdeploy.manifests.schema import dotted
+from gitdeploy.manifests.schema import did_you_mean, dotted
 from gitdeploy.manifests.yamldoc import Document
 
 
@@ -51,8 +52,59 @@ def document_problems(doc: Document) -> list[Problem]:
     if "stopGracePeriod" in spec and parse_duration(spec["stopGracePeriod"]) > MAX_STOP_GRACE_PERIOD:
         problems.append(doc.problem(["spec", "stopGracePeriod"], "spec.stopGracePeriod: at most 1h"))
     problems += _host_ip_problems(doc, spec)
+    problems += _mount_problems(doc, spec)
     return problems
 
+
+def _mount_problems(doc: Document, spec) -> list[Problem]:
+    problems, seen = [], {}
+    for index, mount in enumerate(spec.get("volumes") or []):
+        path = posixpath.normpath(mount["path"])
+        if path in seen:
+            problems.append(doc.problem(["spec", "volumes", index, "path"],
+                                        f"spec.volumes[{index}].path: {path} is already mounted by "
+                                        f"spec.volumes[{seen[path]}]; mount each path once"))
+        seen[path] = index
+        size = (mount.get("tmpfs") or {}).get("size")
+        if size is not None:
+            try:
+                parse_memory(size)
+            except ValueError as exc:
+                problems.append(doc.problem(["spec", "volumes", index, "tmpfs", "size"],
+                                            f"spec.volumes[{index}].tmpfs.size: {exc}"))
+    return problems
+
+
+def volume_problems(doc: Document) -> list[Problem]:
+    """A Volume document's rules beyond its schema: `name` belongs with `external`, and only there."""
+    spec = doc.body.get("spec") or {}
+    problems = _control_characters(doc, doc.body, [])
+    if spec.get("external") and "name" not in spec:
+        problems.append(doc.problem(["spec", "external"], "spec.external: an external volume needs spec.name, "
+                                                          "the engine volume's name (docker volume ls)"))
+    if "name" in spec and not spec.get("external"):
+        problems.append(doc.problem(["spec", "name"], "spec.name: only an external volume has its own engine name; "
+                                                      "add external: true, or remove name (gitdeploy names it "
+                                                      "PROJECT_NAME)"))
+    if spec.get("external") and ({"driver", "driverOpts"} & set(spec)):
+        problems.append(doc.problem(["spec", "external"], "spec.external: an external volume is used as it is; "
+                                                          "remove driver and driverOpts"))
+    return problems
+
+
+def shared_volume_warnings(services: list[Document]) -> list[str]:
+    """A volume mounted start-first is written by two revisions at once during an update."""
+    warnings = []
+    for doc in services:
+        spec = doc.body["spec"]
+        named = [m["volume"] for m in spec.get("volumes") or [] if "volume" in m and not m.get("readOnly")]
+        fixed = any("hostPort" in p for p in spec.get("ports") or ())
+        order = UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed).order
+        if named and order is UpdateOrder.START_FIRST:
+            warnings.append(f"{doc.file}:{doc.line}: service {doc.body['metadata']['name']} mounts volume "
+                            f"{named[0]} with update.order start-first, so during an update two revisions write "
+                            "it at once; a database wants order: stop-first")
+    return warnings
 
 def _control_characters(doc: Document, node, path: list) -> list[Problem]:
     """Every string (key or value) free of control characters; tab is fine, and newline inside a command.
@@ -142,9 +194,9 @@ def _timing_problems(doc: Document, spec) -> list[Problem]:
     return problems
 
 
-def project_problems(docs: list[Document]) -> list[Problem]:
-    """Uniqueness across all files: service names and fixed host ports."""
-    problems: list[Problem] = []
+def project_problems(docs: list[Document], volumes: list[Document] = ()) -> list[Problem]:
+    """Across all files: unique service and volume names and fixed host ports; volumes that exist."""
+    problems: list[Problem] = _volume_references(docs, volumes)
     names: dict[str, Document] = {}
     host_ports: dict[tuple[str, int, str], tuple[Document, int]] = {}
     for doc in docs:
@@ -174,6 +226,27 @@ def project_problems(docs: list[Document]) -> list[Problem]:
                 ))
             else:
                 host_ports[key] = (doc, index)
+    return problems
+
+
+def _volume_references(services: list[Document], volumes: list[Document]) -> list[Problem]:
+    problems, declared = [], {}
+    for doc in volumes:
+        name = doc.body["metadata"]["name"]
+        if name in declared:
+            first = declared[name].problem(["metadata", "name"], "")
+            problems.append(doc.problem(["metadata", "name"], f"metadata.name: volume '{name}' is already declared "
+                                                              f"at {first.file}:{first.line}:{first.column}"))
+        declared.setdefault(name, doc)
+    for doc in services:
+        for index, mount in enumerate(doc.body["spec"].get("volumes") or []):
+            if "volume" in mount and mount["volume"] not in declared:
+                known = sorted(declared)
+                guess = did_you_mean(mount["volume"], known) or (
+                    f"; declared volumes: {', '.join(known)}" if known else "; declare it in a `kind: Volume` document")
+                problems.append(doc.problem(["spec", "volumes", index, "volume"],
+                                            f"spec.volumes[{index}].volume: no Volume '{mount['volume']}' in this "
+                                            f"project{guess}"))
     return problems
 
 

@@ -5,14 +5,14 @@ import posixpath
 
 from gitdeploy.core.model import DesiredState
 from gitdeploy.errors import ManifestError, Problem, SourceError
-from gitdeploy.manifests.build import build_service
-from gitdeploy.manifests.checks import document_problems, project_problems
-from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, schema_problems
+from gitdeploy.manifests.build import build_service, build_volume
+from gitdeploy.manifests.checks import document_problems, project_problems, shared_volume_warnings, volume_problems
+from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, schema_problems
 from gitdeploy.manifests.yamldoc import Document, parse
 from gitdeploy.core.revision import SourceTree
 
 PROJECT_FILE = "gitdeploy.yaml"
-KINDS = ("Service",)
+KINDS = ("Service", "Volume")
 
 
 def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
@@ -28,25 +28,31 @@ def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
     problems: list[Problem] = []
     project = _project_name(project_file.path, project_file.data, problems)
     services: list[Document] = []
+    volumes: list[Document] = []
     for source in tree.files:
         if source.path == project_path:
             continue
         documents, parse_problems = parse(source.path, source.data)
         problems.extend(parse_problems)
         for doc in documents:
-            if _is_service(doc, problems):
-                found = schema_problems(doc, SERVICE_SCHEMA)
-                found = found or document_problems(doc)
-                problems.extend(found)
-                if not found:
-                    services.append(doc)
-    problems.extend(project_problems(services))
+            if not _is_manifest(doc, problems):
+                continue
+            is_volume = doc.body.get("kind") == "Volume"
+            found = schema_problems(doc, VOLUME_SCHEMA if is_volume else SERVICE_SCHEMA)
+            found = found or (volume_problems(doc) if is_volume else document_problems(doc))
+            problems.extend(found)
+            if not found:
+                (volumes if is_volume else services).append(doc)
+    problems.extend(project_problems(services, volumes))
     if problems:
         raise ManifestError(problems)
     if not services and not allow_empty:
         raise empty_project(revision.root, revision.short_commit)
-    specs = sorted((build_service(d) for d in services), key=lambda s: s.name)
-    return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs))
+    volume_specs = tuple(sorted((build_volume(d, project or "") for d in volumes), key=lambda v: v.name))
+    engine_names = {v.name: v.engine_name for v in volume_specs}
+    specs = sorted((build_service(d, engine_names) for d in services), key=lambda s: s.name)
+    return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
+                        warnings=tuple(shared_volume_warnings(services)))
 
 
 def empty_project(root: str, commit: str) -> SourceError:
@@ -70,8 +76,8 @@ def _project_name(path: str, data: bytes, problems: list[Problem]) -> str | None
     return None if found else str(documents[0].body["project"])
 
 
-def _is_service(doc: Document, problems: list[Problem]) -> bool:
-    """Filters out what is not a gitdeploy/v1 Service, with one clear problem each."""
+def _is_manifest(doc: Document, problems: list[Problem]) -> bool:
+    """Filters out what is not a gitdeploy/v1 manifest of a known kind, with one clear problem each."""
     body = doc.body
     if not isinstance(body, dict):
         problems.append(doc.problem([], "a manifest must be a mapping with apiVersion, kind, metadata and spec"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, load_schema
+from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, load_schema
 
 
 def render() -> str:
@@ -20,7 +20,8 @@ def render() -> str:
         "Unknown keys are errors everywhere.",
         "",
     ]
-    for name, heading in ((PROJECT_SCHEMA, "`gitdeploy.yaml`"), (SERVICE_SCHEMA, "`kind: Service` (`apiVersion: gitdeploy/v1`)")):
+    for name, heading in ((PROJECT_SCHEMA, "`gitdeploy.yaml`"), (SERVICE_SCHEMA, "`kind: Service` (`apiVersion: gitdeploy/v1`)"),
+                          (VOLUME_SCHEMA, "`kind: Volume` (`apiVersion: gitdeploy/v1`)")):
         schema = load_schema(name)
         lines += [f"## {heading}", "", schema["description"], "", f"Schema: `schemas/{name}`", "",
                   "| key | type | default | required | description |", "| --- | --- | --- | --- | --- |"]

@@ -18,6 +18,7 @@ from gitdeploy.manifests.yamldoc import Document
 
 SERVICE_SCHEMA = "service.v1.schema.json"
 PROJECT_SCHEMA = "project.v1.schema.json"
+VOLUME_SCHEMA = "volume.v1.schema.json"
 
 
 @cache

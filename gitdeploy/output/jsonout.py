@@ -11,7 +11,7 @@ from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
 from gitdeploy.core.results import SyncResult
-from gitdeploy.core.status import ServiceStatus
+from gitdeploy.core.status import ServiceStatus, VolumeStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.core.revision import Revision
 
@@ -30,13 +30,13 @@ def dumps(document: dict, indent: int | None = None) -> str:
 _C1 = re.compile("[\x7f-\x9f]")
 
 
-def _source(revision: Revision, project: str) -> dict:
+def _source(revision: Revision, project: str, desired: DesiredState | None = None) -> dict:
     return {"project": project, "commit": revision.commit, "ref": revision.ref, "path": revision.root,
-            "warnings": list(revision.warnings)}
+            "warnings": list(revision.warnings) + list(desired.warnings if desired else ())}
 
 
 def validation(revision: Revision, desired: DesiredState) -> dict:
-    return _source(revision, desired.project) | {
+    return _source(revision, desired.project, desired) | {
         "valid": True,
         "services": [{"name": s.name, "replicas": s.replicas, "image": s.image, "source": s.source}
                      for s in desired.services],
@@ -79,14 +79,16 @@ def sync(revision: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
     return document
 
 
-def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> dict:
+def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
+           volumes: tuple[VolumeStatus, ...] = ()) -> dict:
     return _source(revision, project) | {
         "services": [
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
              "commit": r.commit, "sync": r.sync_word, "pending": r.pending.value, "note": r.note}
             for r in rows
         ],
-    }
+    } | ({"volumes": [{"name": v.name, "engineName": v.engine_name, "mountedBy": list(v.mounted_by),
+                       "state": v.state.value} for v in volumes]} if volumes else {})
 
 
 def history(revision: Revision, project: str, events: tuple[RevisionEvent, ...]) -> dict:

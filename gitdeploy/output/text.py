@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 
+from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import UNCONFIRMED, UNRECOGNISED, Plan, ServiceAction, ServicePlan
 from gitdeploy.core.results import Outcome, RunOutcome, SyncResult
-from gitdeploy.core.status import ServiceStatus
+from gitdeploy.core.status import ServiceStatus, VolumeState, VolumeStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.output import console
 from gitdeploy.output.safe import shown
@@ -30,8 +31,8 @@ def header(revision: Revision, project: str) -> str:
     return f"{project} @ {revision.short_commit} ({revision.ref}{', ' + where if where else ''})"
 
 
-def warnings(revision: Revision) -> None:
-    for warning in revision.warnings:
+def warnings(revision: Revision, desired: DesiredState | None = None) -> None:
+    for warning in revision.warnings + (desired.warnings if desired else ()):
         console.stderr().print(f"[yellow]warning:[/] {shown(warning)}")
 
 
@@ -100,7 +101,8 @@ def sync_result(result: SyncResult) -> None:
         out.print(f"[green]Synced[/] {shown(result.project)} to {shown(result.commit[:12])}.")
 
 
-def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...]) -> None:
+def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
+           volumes: tuple[VolumeStatus, ...] = ()) -> None:
     from rich.table import Table
     from rich import box
 
@@ -116,6 +118,16 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...]) ->
     for row in rows:
         if row.note:
             out.print(f"{shown(row.name)}: {shown(row.note)}")
+    if volumes:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ("VOLUME", "ENGINE VOLUME", "MOUNTED BY", "STATE"):
+            table.add_column(column)
+        for volume in volumes:
+            table.add_row(shown(volume.name), shown(volume.engine_name), shown(", ".join(volume.mounted_by) or "-"),
+                          volume.state.value)
+        out.print(table)
+        if any(v.state is VolumeState.KEPT for v in volumes):
+            out.print("Kept volumes hold data nothing mounts now; `sync --prune-volumes` removes them.")
 
 
 def history(revision: Revision, project: str, events) -> None:
