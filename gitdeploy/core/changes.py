@@ -24,6 +24,8 @@ class FieldChange:
     def describe(self) -> str:
         if self.path.split(".")[0] in _HIDDEN_VALUES:
             return f"{self.path} {self.kind}"
+        if self.path.startswith("files."):
+            return _describe_file(self)
         if self.kind == "added":
             return f"{self.path} added: {_show(self.new)}"
         if self.kind == "removed":
@@ -47,7 +49,8 @@ def template_changes(old: dict, new: dict) -> tuple[FieldChange, ...]:
     """Every declared field that differs, sorted by path."""
     from deepdiff import DeepDiff  # imported here: only an update needs it
 
-    found: dict[str, FieldChange] = {}
+    found: dict[str, FieldChange] = {c.path: c for c in _file_changes(old.get("files"), new.get("files"))}
+    old, new = {k: v for k, v in old.items() if k != "files"}, {k: v for k, v in new.items() if k != "files"}
     diff = DeepDiff(old, new, view="tree", verbose_level=2)
     for report_type, levels in diff.items():
         for level in levels:
@@ -64,3 +67,36 @@ def template_changes(old: dict, new: dict) -> tuple[FieldChange, ...]:
             else:
                 found[key] = FieldChange(key, level.t1, level.t2)
     return tuple(found[k] for k in sorted(found))
+
+
+def _file_changes(old, new) -> list[FieldChange]:
+    """Config files compared by path: added, removed, or their content (or mode) changed."""
+    before = {f.get("path"): f for f in old or () if isinstance(f, dict)}
+    after = {f.get("path"): f for f in new or () if isinstance(f, dict)}
+    changes = []
+    for path in sorted(set(before) | set(after), key=str):
+        was, now = before.get(path), after.get(path)
+        if was == now:
+            continue
+        kind = "added" if was is None else "removed" if now is None else "changed"
+        changes.append(FieldChange(f"files.{path}", _text(was), _text(now), kind))
+    return changes
+
+
+def _text(entry: dict | None) -> str | None:
+    if entry is None:
+        return None
+    body = entry.get("content") if "content" in entry else f"(binary, {len(entry.get('contentBase64', ''))} base64 characters)"
+    return f"mode {entry.get('mode')}\n{body}"
+
+
+def _describe_file(change: FieldChange) -> str:
+    """`files./etc/app.yaml changed`, then the changed lines of the file, as a unified diff without context."""
+    import difflib
+
+    if change.kind != "changed":
+        return f"{change.path} {change.kind}"
+    lines = difflib.unified_diff(str(change.old).splitlines(), str(change.new).splitlines(), lineterm="", n=0)
+    shown = [line for line in lines if not line.startswith(("---", "+++", "@@"))]
+    return "\n".join([f"{change.path} changed:"] + [f"  {line}" for line in shown[:40]] +
+                     ([f"  ... {len(shown) - 40} more lines"] if len(shown) > 40 else []))

@@ -16,6 +16,7 @@ by an older gitdeploy would look changed after an upgrade.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -162,6 +163,28 @@ class Mount:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigFile:
+    """A file from the repository, put into each replica before it starts. Its content is part of the
+    template (so a change rolls the service out, and a rollback has the old content back)."""
+
+    path: str
+    content: bytes
+    mode: int = int(default("files.mode"), 8)
+
+    def canonical(self) -> dict:
+        try:
+            body = {"content": self.content.decode("utf-8")}
+        except UnicodeDecodeError:
+            body = {"contentBase64": base64.b64encode(self.content).decode()}
+        return {"path": self.path, "mode": f"{self.mode:04o}"} | body
+
+    @classmethod
+    def from_canonical(cls, data: dict) -> "ConfigFile":
+        content = data["content"].encode("utf-8") if "content" in data else base64.b64decode(data["contentBase64"])
+        return cls(str(data["path"]), content, int(str(data.get("mode", default("files.mode"))), 8))
+
+
+@dataclass(frozen=True, slots=True)
 class VolumeSpec:
     """A Volume document: storage that outlives replicas, never deleted unless asked (--prune-volumes)."""
 
@@ -214,6 +237,7 @@ class ServiceSpec:
     stop_grace_period: float = parse_duration(default("stopGracePeriod"))  # seconds between SIGTERM and SIGKILL
     labels: tuple[tuple[str, str], ...] = ()       # sorted; the user's metadata.labels
     mounts: tuple[Mount, ...] = ()                 # in the order declared
+    files: tuple[ConfigFile, ...] = ()             # in the order declared
     health: HealthCheck | None = None              # None: the image's HEALTHCHECK, if any
     update: UpdatePolicy = UpdatePolicy()
     source: str = field(default="", compare=False)  # "web.yaml:3", where it was declared
@@ -234,7 +258,8 @@ class ServiceSpec:
             "stopGracePeriod": format_duration(self.stop_grace_period),
             "labels": dict(self.labels),
         } | ({"healthCheck": self.health.canonical()} if self.health else {}) \
-          | ({"volumes": [m.canonical() for m in self.mounts]} if self.mounts else {})   # absent when empty: stable hash
+          | ({"volumes": [m.canonical() for m in self.mounts]} if self.mounts else {}) \
+          | ({"files": [f.canonical() for f in self.files]} if self.files else {})   # absent when empty: stable hash
 
     def template_json(self) -> str:
         return canonical_json(self.template())
@@ -284,6 +309,7 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
         stop_grace_period=parse_duration(template.get("stopGracePeriod", default("stopGracePeriod"))),
         labels=_string_pairs(template.get("labels")),
         mounts=tuple(Mount.from_canonical(m) for m in template.get("volumes") or ()),
+        files=tuple(ConfigFile.from_canonical(f) for f in template.get("files") or ()),
         health=HealthCheck.from_canonical(template["healthCheck"]) if template.get("healthCheck") else None,
         update=update,
         source=source,

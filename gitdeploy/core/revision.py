@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_DATA_FILE = 256 * 1024    # a config file a manifest may reference; its content lives in a label, so keep it small
+
 
 @dataclass(frozen=True, slots=True)
 class Revision:

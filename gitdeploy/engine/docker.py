@@ -267,6 +267,9 @@ class DockerEngine:
                 healthcheck=_engine_healthcheck(spec),
             )
         try:
+            if spec.files:
+                with translated_errors(f"putting files into replica {name}"):
+                    api.put_archive(created["Id"], "/", _tar_of(spec.files))
             with translated_errors(f"starting replica {name}"):
                 api.start(created["Id"])
         except EngineError:
@@ -455,6 +458,25 @@ def _replica(row: dict) -> ObservedReplica:
         networks=tuple(sorted(((row.get("NetworkSettings") or {}).get("Networks") or {}))),
         volumes=tuple(sorted(m["Name"] for m in row.get("Mounts") or () if m.get("Type") == "volume" and m.get("Name"))),
     )
+
+
+def _tar_of(files) -> bytes:
+    """The config files as a tar archive for the engine to unpack at /.
+
+    No folder entries: the engine creates missing parent folders (0755, root)
+    and leaves existing ones as they are (an entry would reset /tmp's mode).
+    """
+    import io
+    import tarfile
+    import time as clock
+
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for file in files:
+            info = tarfile.TarInfo(file.path.strip("/"))
+            info.size, info.mode, info.mtime = len(file.content), file.mode, int(clock.time())
+            tar.addfile(info, io.BytesIO(file.content))
+    return data.getvalue()
 
 
 def _owned(volume: dict, project: str, name: str) -> bool:

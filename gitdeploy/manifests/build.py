@@ -7,14 +7,17 @@ engine's labels and from the cache.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from gitdeploy.core.defaults import default, default_of_volume
 from gitdeploy.core.labels import volume_name
-from gitdeploy.core.model import ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
+from gitdeploy.core.model import ConfigFile, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
 from gitdeploy.manifests.yamldoc import Document
 
 
-def build_service(doc: Document, volume_names: dict[str, str]) -> ServiceSpec:
-    """`volume_names`: each Volume document's name -> its engine volume's name (what the template holds)."""
+def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[str], bytes]) -> ServiceSpec:
+    """`volume_names`: each Volume document's name -> its engine volume's name (what the template holds);
+    `read`: the content of a `files` source at the commit."""
     meta, spec = doc.body["metadata"], doc.body["spec"]
     fixed_host_port = any("hostPort" in port for port in spec.get("ports") or ())
     mounts = [dict(m) | ({"volume": volume_names[m["volume"]]} if "volume" in m else {})
@@ -22,7 +25,9 @@ def build_service(doc: Document, volume_names: dict[str, str]) -> ServiceSpec:
     return spec_from_template(
         str(meta["name"]), int(spec.get("replicas", default("replicas"))),
         dict(spec) | {"env": _as_written(doc, ["spec", "env"]), "labels": _as_written(doc, ["metadata", "labels"]),
-                      "volumes": mounts},
+                      "volumes": mounts,
+                      "files": [ConfigFile(f["path"], read(f["source"]), int(f.get("mode", default("files.mode")), 8))
+                                .canonical() for f in spec.get("files") or ()]},
         UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed_host_port),
         source=f"{doc.file}:{doc.line}",
     )

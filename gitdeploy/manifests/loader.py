@@ -9,7 +9,7 @@ from gitdeploy.manifests.build import build_service, build_volume
 from gitdeploy.manifests.checks import document_problems, project_problems, shared_volume_warnings, volume_problems
 from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, schema_problems
 from gitdeploy.manifests.yamldoc import Document, parse
-from gitdeploy.core.revision import SourceTree
+from gitdeploy.core.revision import MANIFEST_SUFFIXES, MAX_DATA_FILE, SourceTree
 
 PROJECT_FILE = "gitdeploy.yaml"
 KINDS = ("Service", "Volume")
@@ -29,17 +29,23 @@ def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
     project = _project_name(project_file.path, project_file.data, problems)
     services: list[Document] = []
     volumes: list[Document] = []
-    for source in tree.files:
-        if source.path == project_path:
+    parsed = [(source, *parse(source.path, source.data)) for source in tree.files
+              if source.path != project_path and source.path.endswith(MANIFEST_SUFFIXES)]
+    # A file that a `files` entry names is data, not a manifest, whatever its suffix.
+    data_files = {data_path(revision.root, f["source"]) for _, documents, _ in parsed for doc in documents
+                  for f in _files_of(doc)}
+    contents = {f.path: f.data for f in tree.files}
+    for source, documents, parse_problems in parsed:
+        if source.path in data_files:
             continue
-        documents, parse_problems = parse(source.path, source.data)
         problems.extend(parse_problems)
         for doc in documents:
             if not _is_manifest(doc, problems):
                 continue
             is_volume = doc.body.get("kind") == "Volume"
             found = schema_problems(doc, VOLUME_SCHEMA if is_volume else SERVICE_SCHEMA)
-            found = found or (volume_problems(doc) if is_volume else document_problems(doc))
+            found = found or (volume_problems(doc) if is_volume else
+                              document_problems(doc) + _file_problems(doc, revision.root, contents))
             problems.extend(found)
             if not found:
                 (volumes if is_volume else services).append(doc)
@@ -50,7 +56,8 @@ def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
         raise empty_project(revision.root, revision.short_commit)
     volume_specs = tuple(sorted((build_volume(d, project or "") for d in volumes), key=lambda v: v.name))
     engine_names = {v.name: v.engine_name for v in volume_specs}
-    specs = sorted((build_service(d, engine_names) for d in services), key=lambda s: s.name)
+    specs = sorted((build_service(d, engine_names, lambda s: contents[data_path(revision.root, s)]) for d in services),
+                   key=lambda s: s.name)
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
                         warnings=tuple(shared_volume_warnings(services)))
 
@@ -61,6 +68,33 @@ def empty_project(root: str, commit: str) -> SourceError:
         hint="add *.yaml files with `kind: Service`; gitdeploy refuses an empty project rather than prune everything "
              "(to stop a service, set its replicas to 0; to remove them all, --allow-empty)",
     )
+
+
+def data_path(root: str, source: str) -> str:
+    """A `files` source (relative to the manifest folder) as a path in the repository."""
+    return posixpath.normpath(posixpath.join(root, source)) if root else posixpath.normpath(source)
+
+
+def _files_of(doc: Document) -> list[dict]:
+    body = doc.body
+    spec = body.get("spec") if isinstance(body, dict) else None
+    entries = spec.get("files") if isinstance(spec, dict) else None
+    return [f for f in entries if isinstance(f, dict) and isinstance(f.get("source"), str)] \
+        if isinstance(entries, list) else []
+
+
+def _file_problems(doc: Document, root: str, contents: dict[str, bytes]) -> list[Problem]:
+    problems = []
+    for index, entry in enumerate(doc.body["spec"].get("files") or []):
+        where = ["spec", "files", index, "source"]
+        path = data_path(root, entry["source"])
+        if path == ".." or path.startswith("../") or (root and not path.startswith(root + "/")):
+            problems.append(doc.problem(where, f"spec.files[{index}].source: {entry['source']} leaves the manifest "
+                                               "folder; keep config files inside it"))
+        elif path not in contents:
+            problems.append(doc.problem(where, f"spec.files[{index}].source: no file {path} at this commit (or it "
+                                               f"is a link, or over {MAX_DATA_FILE // 1024} KiB); commit it"))
+    return problems
 
 
 def _project_name(path: str, data: bytes, problems: list[Problem]) -> str | None:

@@ -31,9 +31,8 @@ from pathlib import Path
 
 from gitdeploy.core.redact import redact
 from gitdeploy.errors import SourceError
-from gitdeploy.core.revision import Revision, SourceFile, SourceTree
+from gitdeploy.core.revision import MANIFEST_SUFFIXES, MAX_DATA_FILE, Revision, SourceFile, SourceTree
 
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@host:org/repo.git
 _SYMLINK_MODE = 0o120000
 
@@ -107,7 +106,11 @@ def resolve(repo: str, ref: str | None = None, path: str | None = None,
 
 
 def read_files(revision: Revision) -> tuple[SourceFile, ...]:
-    """Every manifest under the revision's root, read from the object store."""
+    """Every file under the revision's root (manifests, and files they may reference), read from the object store.
+
+    Hidden folders are skipped; a file that is no manifest is read only up to
+    MAX_DATA_FILE bytes, and a symbolic link only if it is no manifest (then skipped).
+    """
     import git
 
     commit = git.Repo(revision.location, search_parent_directories=True).commit(revision.commit)
@@ -124,13 +127,18 @@ def read_files(revision: Revision) -> tuple[SourceFile, ...]:
 
     files = []
     for item in tree.traverse():
-        if item.type != "blob" or not item.name.endswith(MANIFEST_SUFFIXES):
+        if item.type != "blob":
             continue
         relative = item.path[len(root):].lstrip("/") if root else item.path
         if any(part.startswith(".") for part in relative.split("/")):
             continue  # .github/ and other hidden folders hold YAML that is not ours
+        manifest = item.name.endswith(MANIFEST_SUFFIXES)
         if item.mode == _SYMLINK_MODE:
-            raise SourceError(f"{item.path} is a symbolic link", hint="commit the manifest itself, not a link to it")
+            if manifest:
+                raise SourceError(f"{item.path} is a symbolic link", hint="commit the manifest itself, not a link to it")
+            continue
+        if not manifest and item.size > MAX_DATA_FILE:
+            continue
         files.append(SourceFile(item.path, item.data_stream.read()))
     return tuple(sorted(files, key=lambda f: f.path))
 

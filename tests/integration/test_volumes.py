@@ -131,3 +131,28 @@ def test_a_missing_external_volume_stops_the_sync_before_its_first_change(api, p
     result = gitdeploy("sync", "--repo", str(repo.root))
     assert result.returncode == 1 and message in result.stderr
     assert containers(api, project) == []
+
+
+def test_config_files_come_from_the_commit_roll_out_when_changed_and_come_back_on_rollback(api, project, repo):
+    (repo.dir / "config").mkdir()
+    (repo.dir / "config" / "app.yaml").write_text("level: info\n")   # YAML, but data: never read as a manifest
+    files = [{"path": "/etc/app/config.yaml", "source": "config/app.yaml", "mode": "0440"}]
+    repo.service("web", files=files)
+    repo.commit("config v1")
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    replica = the_replica(api, project)["Id"]
+    assert run_in(api, replica, "cat", "/etc/app/config.yaml") == "level: info"
+    listing = run_in(api, replica, "ls", "-ln", "/etc/app/config.yaml").split()
+    assert (listing[0], listing[2]) == ("-r--r-----", "0")   # mode 0440, owned by root
+
+    (repo.dir / "config" / "app.yaml").write_text("level: debug\n")
+    repo.commit("config v2")
+    diff = gitdeploy("diff", "--repo", str(repo.root))
+    assert diff.returncode == 2
+    assert "files./etc/app/config.yaml changed:" in diff.stdout
+    assert "-level: info" in diff.stdout and "+level: debug" in diff.stdout
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    assert run_in(api, the_replica(api, project)["Id"], "cat", "/etc/app/config.yaml") == "level: debug"
+
+    assert gitdeploy("rollback", "web", "--repo", str(repo.root)).returncode == 0
+    assert run_in(api, the_replica(api, project)["Id"], "cat", "/etc/app/config.yaml") == "level: info"
