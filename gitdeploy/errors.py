@@ -84,6 +84,10 @@ class Unsatisfiable(GitDeployError):
     """The engine cannot run what the plan needs (a missing image, too few CPUs): found before any change."""
 
 
+class SecretError(GitDeployError):
+    """A secret cannot be read: no identity, a wrong key, a tampered file, a missing key. Never says its value."""
+
+
 class NotOwned(GitDeployError):
     """An object gitdeploy would use exists but lacks our labels, so we won't touch it."""
 

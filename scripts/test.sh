@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+. scripts/lib.sh
+# The secrets tests encrypt with the real `age` tool (Debian package).
+command -v age >/dev/null 2>&1 || { echo "test: installing age (Debian package)" >&2; apt_install age; }
 scripts/ensure-engine.sh
 scripts/build-images.sh test
 exec .venv/bin/python -m pytest "$@"

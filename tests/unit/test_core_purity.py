@@ -9,6 +9,7 @@ import gitdeploy
 
 ROOT = Path(gitdeploy.__file__).parent
 ADAPTERS = ("docker", "git", "typer", "rich", "requests", "subprocess", "gitdeploy.engine", "gitdeploy.source",
+            "gitdeploy.secrets", "pyrage", "cryptography",
             "gitdeploy.cli", "gitdeploy.output")
 EXECUTION = ("gitdeploy.apply", "gitdeploy.rollout", "gitdeploy.operations", "gitdeploy.watch")
 
