@@ -55,7 +55,8 @@ class _Execution:
         plan = self.plan
         if plan.in_sync:
             return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
-        # (HELD services have no work: they surface through _untouched as rolled back.)
+        # A HELD service without work surfaces through _untouched as rolled back; with work (kept on the
+        # revision that ran before) it is rolled out and still reported as held (see result()).
         _preflight(plan, self.engine)
         if plan.needs_network:
             self.engine.ensure_network(plan.project)
