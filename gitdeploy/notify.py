@@ -5,14 +5,12 @@ and `watch` both call it with the run's JSON document.
 """
 from __future__ import annotations
 
-import base64
 import urllib.error
-import urllib.parse
 import urllib.request
 from typing import Callable
 
 from gitdeploy import __version__
-from gitdeploy.core.redact import redact
+from gitdeploy.core.redact import redact, split_credentials
 from gitdeploy.core.results import RunOutcome
 
 
@@ -28,7 +26,7 @@ def notify(urls: list[str], document: dict, warn: Callable[[str], None]) -> None
     body = dumps(document).encode()
     for url in urls:
         try:
-            address, authorization = _split_credentials(url)
+            address, authorization = split_credentials(url)
             headers = {"Content-Type": "application/json", "User-Agent": f"gitdeploy/{__version__}"}
             if authorization:
                 headers["Authorization"] = authorization
@@ -37,20 +35,6 @@ def notify(urls: list[str], document: dict, warn: Callable[[str], None]) -> None
                 response.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             warn(redact(f"webhook {url} failed: {getattr(exc, 'reason', exc)}"))
-
-
-def _split_credentials(url: str) -> tuple[str, str | None]:
-    """A URL with `user:password@` becomes the URL without it and a Basic Authorization header."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None:
-        return url, None
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    userinfo = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
-    return (urllib.parse.urlunsplit(parts._replace(netloc=netloc)),
-            "Basic " + base64.b64encode(userinfo.encode()).decode())
 
 
 def worth_telling(document: dict) -> bool:

@@ -13,6 +13,7 @@ from typing import Callable
 from gitdeploy.apply import Progress, apply_plan
 from gitdeploy.core.history import Event, History, RevisionEvent
 from gitdeploy.core.model import DesiredState, ServiceSpec
+from gitdeploy.core.observed import ObservedState
 from gitdeploy.core.plan import Plan, ServiceAction, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
 from gitdeploy.core.revert import revert_plan, what_ran_before
@@ -137,8 +138,9 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
     return replace(result, services=tuple(outcomes))
 
 
-def volumes(desired: DesiredState, engine: Engine) -> tuple[VolumeStatus, ...]:
-    return volume_statuses(desired, engine.observe_volumes(desired.project), engine.observe(desired.project))
+def volumes(desired: DesiredState, engine: Engine, observed: ObservedState | None = None) -> tuple[VolumeStatus, ...]:
+    observed = observed or engine.observe(desired.project)
+    return volume_statuses(desired, engine.observe_volumes(desired.project), observed)
 
 
 def prune_volumes(desired: DesiredState, engine: Engine, *, lock_timeout: float = 0.0,
@@ -163,10 +165,16 @@ def _proven_failures(result: SyncResult) -> list[ServiceResult]:
     return [s for s in result.went_wrong() if not s.abandoned and s.action is not ServiceAction.HELD]
 
 
-def status(desired: DesiredState, engine: Engine) -> tuple[ServiceStatus, ...]:
-    observed = engine.observe(desired.project)
+def status(desired: DesiredState, engine: Engine, observed: ObservedState | None = None) -> tuple[ServiceStatus, ...]:
+    observed = observed or engine.observe(desired.project)
     history = History(engine.read_history(desired.project))
     return service_statuses(make_plan(desired, observed, prune=True, history=history), observed)
+
+
+def overview(desired: DesiredState, engine: Engine) -> tuple[tuple[ServiceStatus, ...], tuple[VolumeStatus, ...]]:
+    """`status`: services and volumes, from one look at the engine's replicas."""
+    observed = engine.observe(desired.project)
+    return status(desired, engine, observed), volumes(desired, engine, observed)
 
 
 def history(desired: DesiredState, engine: Engine, service: str | None = None) -> tuple[RevisionEvent, ...]:

@@ -14,7 +14,6 @@ def status(repo: Repo = ".", ref: Ref = None, path: Path = None,
 
     command = Command(repo, ref, path, output, verbose)
     with command.loaded() as (revision, desired):
-        engine = docker_engine()
-        rows, volumes = operations.status(desired, engine), operations.volumes(desired, engine)
+        rows, volumes = operations.overview(desired, docker_engine())
     command.show(jsonout.status(revision, desired.project, rows, volumes),
                  lambda: text.status(revision, desired.project, rows, volumes))

@@ -8,7 +8,9 @@ replaced by `***`, the rest stays readable.
 """
 from __future__ import annotations
 
+import base64
 import re
+import urllib.parse
 
 # scheme://userinfo@  (userinfo may hold ':' and '@'; it ends at the last '@' before the path)
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#\s]+)@")
@@ -27,6 +29,20 @@ def redact(text: str) -> str:
         return text     # the common case, fast
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
     return _QUERY_SECRET.sub(lambda m: f"{m['name']}{MASK}", text)
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """A URL with `user:password@` as the URL without them and a Basic Authorization header value
+    (None when it has none), so credentials travel in a header instead of being stored or shown.
+    Raises ValueError for a URL whose port is not a number."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port is not None else "")
+    userinfo = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    return (urllib.parse.urlunsplit(parts._replace(netloc=netloc)),
+            "Basic " + base64.b64encode(userinfo.encode()).decode())
 
 
 def printable(text: str) -> str:

@@ -20,7 +20,6 @@ to git for each fetch in its environment.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import posixpath
@@ -29,7 +28,7 @@ import subprocess
 import urllib.parse
 from pathlib import Path
 
-from gitdeploy.core.redact import redact
+from gitdeploy.core.redact import redact, split_credentials
 from gitdeploy.errors import SourceError
 from gitdeploy.core.revision import MANIFEST_SUFFIXES, MAX_DATA_FILE, Revision, SourceFile, SourceTree
 
@@ -208,15 +207,16 @@ def _credentials_apart(url: str) -> tuple[str, dict[str, str]]:
     Only http(s) carries credentials this way (a Basic Authorization header);
     for ssh the user name stays in the URL and keys authenticate.
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.username is None:
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         return url, {}
-    host = parts.hostname or ""
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    userinfo = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
-    header = "Authorization: Basic " + base64.b64encode(userinfo.encode()).decode()
-    return (urllib.parse.urlunsplit(parts._replace(netloc=netloc)),
-            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": header})
+    try:
+        clean, authorization = split_credentials(url)
+    except ValueError:
+        raise SourceError(f"--repo {_without_credentials(url)} is not a valid URL (its port is not a number)") from None
+    if authorization is None:
+        return url, {}
+    return clean, {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+                   "GIT_CONFIG_VALUE_0": f"Authorization: {authorization}"}
 
 
 def _without_credentials(url: str) -> str:
