@@ -332,5 +332,10 @@ def hash_of_template(template_json: str) -> str:
     return hashlib.sha256(template_json.encode()).hexdigest()[:12]
 
 
+def template_intact(template_json: str, template_hash: str) -> bool:
+    """Whether a template label is the template its hash label names: written by gitdeploy, not damaged since."""
+    return bool(template_json) and hash_of_template(template_json) == template_hash
+
+
 def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitdeploy.core.labels import is_pending
-from gitdeploy.core.model import hash_of_template
+from gitdeploy.core.model import template_intact
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class ObservedReplica:
         """Its template label is the template its hash label names: the labels were written by
         gitdeploy and not damaged since. An unrecognised replica is replaced, and its labels'
         content is never shown (it may hold anything, env values included)."""
-        return bool(self.template_json) and hash_of_template(self.template_json) == self.template_hash
+        return template_intact(self.template_json, self.template_hash)
 
     @property
     def confirmed(self) -> bool:

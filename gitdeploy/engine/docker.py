@@ -17,7 +17,7 @@ from gitdeploy import __version__
 from gitdeploy.core import labels as L
 from gitdeploy.core.defaults import default
 from gitdeploy.core.history import Event, RevisionEvent
-from gitdeploy.core.model import CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec, hash_of_template
+from gitdeploy.core.model import CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec, template_intact
 from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.core.units import parse_duration
@@ -65,6 +65,7 @@ class DockerEngine:
         self._timeout = timeout
         self._client = None      # docker.APIClient, once needed
         self._held: list = []    # EngineLocks this run holds: checked before every change
+        self._image_volumes: dict[str, tuple[str, ...]] = {}   # image -> the paths it declares as VOLUME
 
     @property
     def _api(self):
@@ -180,8 +181,11 @@ class DockerEngine:
         """
         from docker.types import Mount as EngineMount
 
-        with translated_errors(f"inspecting image {spec.image}"):
-            declared = (self._api.inspect_image(spec.image).get("Config") or {}).get("Volumes") or {}
+        if spec.image not in self._image_volumes:   # one inspect per image and run, not per replica
+            with translated_errors(f"inspecting image {spec.image}"):
+                config = self._api.inspect_image(spec.image).get("Config") or {}
+            self._image_volumes[spec.image] = tuple(config.get("Volumes") or ())
+        declared = self._image_volumes[spec.image]
         covered = {m.path.rstrip("/") or "/" for m in spec.mounts}
         mounts = []
         for path in sorted(p for p in declared if (p.rstrip("/") or "/") not in covered):
@@ -375,7 +379,7 @@ class DockerEngine:
         for volume in found.get("Volumes") or []:
             labels = volume.get("Labels") or {}
             template_hash, template_json = labels.get(L.TEMPLATE_HASH, ""), labels.get(L.TEMPLATE, "")
-            if template_json and hash_of_template(template_json) != template_hash:
+            if template_json and not template_intact(template_json, template_hash):
                 template_json = ""   # damaged: the revision stays listed but cannot be rolled back to
             try:
                 events.append(RevisionEvent(
