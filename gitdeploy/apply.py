@@ -22,8 +22,8 @@ from typing import Callable
 from gitdeploy.core.history import Event, History, RevisionEvent
 from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan, StartReplica
 from gitdeploy.core.results import Outcome, ServiceResult, SyncResult
-from gitdeploy.engine.base import Engine
-from gitdeploy.errors import GitDeployError, Unsatisfiable
+from gitdeploy.engine.base import Engine, ReadSecrets
+from gitdeploy.errors import GitDeployError, SecretError, Unsatisfiable
 from gitdeploy.rollout import Failure, Interrupt, Rollout, RolloutReport, Runtime
 
 Progress = Callable[[str, str], None]   # (service, message)
@@ -31,28 +31,32 @@ Progress = Callable[[str, str], None]   # (service, message)
 
 def apply_plan(plan: Plan, engine: Engine, *, progress: Progress = lambda s, m: None,
                should_abort: Interrupt = lambda: None, atomic: bool = False, runtime: Runtime = Runtime(),
-               stop_requested: Interrupt = lambda: None, reverting: bool = False) -> SyncResult:
+               stop_requested: Interrupt = lambda: None, reverting: bool = False,
+               secrets: ReadSecrets | None = None) -> SyncResult:
     """Rolls out every service with work. With `atomic`, the first service that
     fails cancels the rollouts still running (operations.sync then reverts the
     ones already done). A plan that is itself a revert (`reverting`) is not
-    rolled back when it fails: there is nothing further back."""
-    return _Execution(plan, engine, progress, should_abort, atomic, runtime, stop_requested, reverting).run()
+    rolled back when it fails: there is nothing further back. `secrets` reads
+    the plaintext of a service's secrets at a commit, when the engine lacks it."""
+    return _Execution(plan, engine, progress, should_abort, atomic, runtime, stop_requested, reverting,
+                      secrets).run()
 
 
 class _Execution:
     """One run of a plan: its services' rollouts and what they share (progress, the first failure)."""
 
     def __init__(self, plan: Plan, engine: Engine, progress: Progress, should_abort: Interrupt, atomic: bool,
-                 runtime: Runtime, stop_requested: Interrupt, reverting: bool) -> None:
+                 runtime: Runtime, stop_requested: Interrupt, reverting: bool, secrets: ReadSecrets | None) -> None:
         self.plan, self.engine, self.progress, self.should_abort, self.atomic, self.runtime = \
             plan, engine, progress, should_abort, atomic, runtime
-        self.stop_requested, self.reverting = stop_requested, reverting
+        self.stop_requested, self.reverting, self.secrets = stop_requested, reverting, secrets
         self.lock = threading.Lock()
         self.first_failure: str | None = None   # --atomic: the service whose failure cancels the others
         self.recorded = False                   # an event was added to the history
 
     def run(self) -> SyncResult:
         plan = self.plan
+        self.deliver_secrets()   # first: a missing or wrong age key stops the run before any change
         if plan.in_sync:
             return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
         # A HELD service without work surfaces through _untouched as rolled back; with work (kept on the
@@ -66,11 +70,25 @@ class _Execution:
             futures = {service.name: pool.submit(self.roll_out, service) for service in plan.services if service.work}
             for name, future in futures.items():
                 results[name] = future.result()
+        self.engine.forget_secrets(plan.project)
         if self.recorded:
             # History is bounded: what it holds (env values included) does not pile up forever.
             self.engine.forget_history(plan.project, History(self.engine.read_history(plan.project)).expired())
         return SyncResult(plan.project, plan.commit,
                           tuple(results.get(s.name) or _untouched(s) for s in plan.services))
+
+    def deliver_secrets(self) -> None:
+        """The secrets of every service that runs (or is about to run) a template with secrets, as committed
+        at the commit of that template. Read only where the engine lacks them: after a reboot or a change."""
+        for service in self.plan.services:
+            spec = service.spec
+            if spec is None or not spec.secrets or not spec.replicas or \
+                    (service.action is ServiceAction.HELD and not service.work):
+                continue
+            if self.secrets is None:
+                raise SecretError(f"service {spec.name} has secrets, but this run cannot read them")
+            self.engine.deliver_secrets(self.plan.project, spec,
+                                        lambda read=self.secrets, commit=service.commit, spec=spec: read(commit, spec))
 
     def cancelled(self) -> str | None:
         return f"{self.first_failure} failed (--atomic)" if self.atomic and self.first_failure else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from gitdeploy.apply import Progress, apply_plan
 from gitdeploy.core.history import Event, History, RevisionEvent
@@ -18,10 +18,13 @@ from gitdeploy.core.plan import Plan, ServiceAction, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
 from gitdeploy.core.revert import revert_plan, what_ran_before
 from gitdeploy.core.status import ServiceStatus, VolumeState, VolumeStatus, service_statuses, volume_statuses
-from gitdeploy.engine.base import Engine
+from gitdeploy.engine.base import Engine, ReadSecrets
 from gitdeploy.errors import NotFound
 from gitdeploy.rollout import Runtime
 from gitdeploy.core.revision import Revision
+
+if TYPE_CHECKING:
+    from gitdeploy.secrets.keyring import Keyring
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,30 +41,42 @@ def current_commit(source: Source) -> str:
     return resolve(source.repo, source.ref, source.path).commit
 
 
-def read_desired(source: Source, allow_empty: bool = False) -> tuple[Revision, DesiredState]:
+def read_desired(source: Source, allow_empty: bool = False,
+                 keyring: "Keyring | None" = None) -> tuple[Revision, DesiredState]:
     """The validated desired state at the source's commit; parsed only on a cache miss.
 
     A commit that declares no service at all (a wrong --path, a deleted folder)
-    would prune the whole project: refused unless `allow_empty`.
+    would prune the whole project: refused unless `allow_empty`. Secrets are
+    decrypted with `keyring` (their digests decide "changed"); without one their
+    digests stay empty, for commands that only show or check (validate, history).
     """
     from gitdeploy.manifests import cache
     from gitdeploy.source.git import resolve
 
     revision = resolve(source.repo, source.ref, source.path)
     key = cache.cache_key(revision.commit, revision.root)
-    desired = cache.load(key)
+    keys = (lambda: keyring.fingerprint) if keyring is not None else (lambda: "")
+    desired = cache.load(key, keys)
     if desired is None:
         from gitdeploy.manifests import load_desired
         from gitdeploy.source.git import read_files
         from gitdeploy.core.revision import SourceTree
 
-        desired = load_desired(SourceTree(revision, read_files(revision)), allow_empty=True)
-        cache.store(key, desired)
+        opener = (lambda name, where, data, k: keyring.open(name, where, data, k).digest) if keyring else None
+        desired = load_desired(SourceTree(revision, read_files(revision)), allow_empty=True, open_secret=opener)
+        cache.store(key, desired, keys() if any(s.secrets for s in desired.services) else "")
     if not desired.services and not allow_empty:
         from gitdeploy.manifests.loader import empty_project
 
         raise empty_project(revision.root, revision.short_commit)
     return revision, desired
+
+
+def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:
+    """What hands the engine a secret it lacks: read from Git at a commit, opened with the age key."""
+    from gitdeploy.secrets.committed import CommittedSecrets
+
+    return CommittedSecrets(revision, keyring)
 
 
 def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_failed: bool = False) -> Plan:
@@ -79,26 +94,28 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
          on_plan: Callable[[Plan], None] = lambda p: None,
          should_abort: Callable[[], str | None] = lambda: None,
          runtime: Runtime = Runtime(),
-         stop_requested: Callable[[], str | None] = lambda: None) -> tuple[Plan, SyncResult | None]:
+         stop_requested: Callable[[], str | None] = lambda: None,
+         secrets: ReadSecrets | None = None) -> tuple[Plan, SyncResult | None]:
     """Plan and apply. Changes happen under the project's engine lock; a pass
     with nothing to change takes no lock (it changes nothing), so the
     unattended no-op stays one container listing."""
     the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
     if dry_run or the_plan.in_sync:
         on_plan(the_plan)
-        return the_plan, None if dry_run else apply_plan(the_plan, engine, progress=progress)
+        return the_plan, None if dry_run else apply_plan(the_plan, engine, progress=progress, secrets=secrets)
     with engine.lock(desired.project, lock_timeout):
         # Read again under the lock: another run may have converged meanwhile.
         the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
         on_plan(the_plan)
         result = apply_plan(the_plan, engine, progress=progress, should_abort=should_abort, atomic=atomic,
-                            runtime=runtime, stop_requested=stop_requested)
+                            runtime=runtime, stop_requested=stop_requested, secrets=secrets)
         if atomic and _proven_failures(result):
-            result = _revert(the_plan, result, engine, progress, runtime)
+            result = _revert(the_plan, result, engine, progress, runtime, secrets)
         return the_plan, result
 
 
-def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progress, runtime: Runtime) -> SyncResult:
+def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progress, runtime: Runtime,
+            secrets: ReadSecrets | None) -> SyncResult:
     """--atomic: put back what ran before in every service this sync changed.
 
     Each changed service goes back to what ran before (core/revert.py): its
@@ -117,7 +134,7 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
         befores = [b for b in (what_ran_before(s) for s in the_plan.services if s.name in changed) if b is not None]
         back = revert_plan(the_plan.project, the_plan.commit, befores, engine.observe(the_plan.project))
         reverted = {s.name: s for s in apply_plan(back, engine, progress=progress, runtime=runtime,
-                                                  reverting=True).services}
+                                                  reverting=True, secrets=secrets).services}
 
     now = time.time()
     for service in the_plan.services:
@@ -185,13 +202,14 @@ def history(desired: DesiredState, engine: Engine, service: str | None = None) -
 def rollback(desired: DesiredState, engine: Engine, service: str, to: int | None = None,
              lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
              runtime: Runtime = Runtime(),
-             stop_requested: Callable[[], str | None] = lambda: None) -> tuple[Plan, SyncResult]:
+             stop_requested: Callable[[], str | None] = lambda: None,
+             secrets: ReadSecrets | None = None) -> tuple[Plan, SyncResult]:
     with engine.lock(desired.project, lock_timeout):
-        return _rollback(desired, engine, service, to, progress, runtime, stop_requested)
+        return _rollback(desired, engine, service, to, progress, runtime, stop_requested, secrets)
 
 
 def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | None,
-              progress: Progress, runtime: Runtime, stop_requested) -> tuple[Plan, SyncResult]:
+              progress: Progress, runtime: Runtime, stop_requested, secrets: ReadSecrets | None) -> tuple[Plan, SyncResult]:
     """Pin `service` to an earlier revision and roll it out, health-gated like any rollout.
 
     The pin lives on the engine, so the next sync (cron, CI, watch) leaves the
@@ -214,7 +232,8 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
     engine.append_history(desired.project, pin)
     full = make_plan(desired, observed, history=History(past.events + (pin,)))
     one = Plan(full.project, full.commit, tuple(s for s in full.services if s.name == service))
-    result = apply_plan(one, engine, progress=progress, runtime=runtime, stop_requested=stop_requested)
+    result = apply_plan(one, engine, progress=progress, runtime=runtime, stop_requested=stop_requested,
+                        secrets=secrets)
     if result.result is not RunOutcome.APPLIED and not one.in_sync:
         # The earlier revision did not come up; it was rolled back to what ran. Drop the pin.
         engine.append_history(desired.project, pin.unpinned(spec.template_hash(), time.time(), "rollback failed"))

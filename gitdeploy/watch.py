@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from gitdeploy import notify, operations
 from gitdeploy.core.results import Outcome
@@ -25,6 +25,9 @@ from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError
 from gitdeploy.output import jsonout
 from gitdeploy.rollout import Runtime
+
+if TYPE_CHECKING:
+    from gitdeploy.secrets.keyring import Keyring
 
 NEWER_COMMIT_CHECK = 5.0  # seconds between looks for a newer commit during a rollout
 
@@ -45,6 +48,7 @@ class Watch:
     runtime: Runtime = Runtime()                     # tests pass a fake clock
     verbose: bool = False                            # log tracebacks of internal errors
     allow_empty: bool = False                        # a commit declaring no service prunes everything
+    keyring: "Keyring | None" = None                 # opens the project's secrets (found on first use)
     _last_failure: tuple[str, str] | None = field(default=None, init=False)
 
     def run(self) -> None:
@@ -60,11 +64,13 @@ class Watch:
         started = self.runtime.clock()
         preempted = threading.Event()
         try:
-            revision, desired = operations.read_desired(self.source, allow_empty=self.allow_empty)
+            revision, desired = operations.read_desired(self.source, allow_empty=self.allow_empty,
+                                                        keyring=self.keyring)
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=self.progress,
-                should_abort=self._newer_commit(revision.commit, preempted), runtime=self.runtime)
+                should_abort=self._newer_commit(revision.commit, preempted), runtime=self.runtime,
+                secrets=operations.committed_secrets(revision, self.keyring) if self.keyring else None)
             document = jsonout.sync(revision, the_plan, result)
             self.log(self._line(f"{desired.project}@{revision.short_commit}", result.result.value, started,
                                 [f"{s.name} {s.outcome.value}" for s in result.services

@@ -63,10 +63,11 @@ build_sample() {
   image gitdeploy-sample/api:1.0 '["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]'
 
   files_for_image() {
-    printf '#!/bin/sh\nwhile true; do echo "$(date) $(wget -qO- http://api:8080/cgi-bin/hello 2>&1)"; sleep "${EVERY:-5}"; done\n' > "$1/bin/worker"
+    # It says what config and how long a token it got (never the token), then polls the api.
+    printf '#!/bin/sh\necho "config: $(cat /etc/worker/worker.conf 2>&1)"\necho "api token: $(wc -c < /run/secrets/api-token 2>&1) bytes"\nwhile true; do echo "$(date) $(wget -qO- http://api:8080/cgi-bin/hello 2>&1)"; sleep "${EVERY:-5}"; done\n' > "$1/bin/worker"
     chmod +x "$1/bin/worker"
   }
-  image gitdeploy-sample/worker:1.0 '["/bin/worker"]'
+  image gitdeploy-sample/worker:1.1 '["/bin/worker"]'
 }
 
 build_test() {

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/ensure-engine.sh
 scripts/build-images.sh sample
+# The sample's secret is encrypted to a THROWAWAY key committed beside it (public, protects nothing).
+# Your own key never goes into Git: point GITDEPLOY_AGE_KEY_FILE at it.
+export GITDEPLOY_AGE_KEY_FILE="${GITDEPLOY_AGE_KEY_FILE:-sample-repo/keys/DEMO-ONLY-age-key.txt}"
 # --pull never: the sample images are local; nothing is fetched from a registry.
 .venv/bin/gitdeploy sync --repo sample-repo --pull never
 .venv/bin/gitdeploy status --repo sample-repo

@@ -97,6 +97,7 @@ class FakeEngine:
     volumes: dict[str, ObservedVolume] = field(default_factory=dict)   # engine name -> volume
     reachable: bool = True            # False: a remote engine, whose replicas' addresses this machine cannot reach
     starts: int = 0
+    secret_files: dict[tuple[str, str, str], dict[str, bytes]] = field(default_factory=dict)  # (project, service, hash)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -153,6 +154,16 @@ class FakeEngine:
         if self.on_start:
             self.on_start(name)
         return name
+
+    def deliver_secrets(self, project: str, spec: ServiceSpec, read) -> None:
+        folder = (project, spec.name, spec.template_hash())
+        if spec.secrets and folder not in self.secret_files:
+            self.secret_files[folder] = read()
+
+    def forget_secrets(self, project: str) -> None:
+        in_use = {(r.project, r.service, r.spec.template_hash()) for r in self.replicas.values()}
+        for folder in [f for f in self.secret_files if f[0] == project and f not in in_use]:
+            del self.secret_files[folder]
 
     def confirm_replica(self, name: str) -> str:
         with self._lock:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property
 from typing import Callable, Iterator
 
 import typer
@@ -16,7 +18,15 @@ from gitdeploy.cli.options import OutputFormat, rendered_errors
 from gitdeploy.errors import ExitCode
 
 
-@dataclass(frozen=True, slots=True)
+class Decryption(str, Enum):
+    """Whether a command opens the project's secrets (to compare or deliver them)."""
+
+    REQUIRED = "required"   # diff, sync, status, rollback, watch: a project with secrets needs an age key
+    IF_KEY = "if-key"       # validate: opens them (checking each MAC) when an age key is at hand
+    NONE = "none"           # history, unlock: secrets do not matter
+
+
+@dataclass(frozen=True)
 class Command:
     repo: str
     ref: str | None
@@ -24,6 +34,14 @@ class Command:
     output: OutputFormat
     verbose: bool
     allow_empty: bool = False
+    age_key_file: str | None = None
+    decryption: Decryption = Decryption.REQUIRED
+
+    @cached_property
+    def keyring(self):
+        from gitdeploy.secrets.keyring import Keyring
+
+        return Keyring(self.age_key_file)
 
     @contextmanager
     def loaded(self) -> Iterator[tuple]:
@@ -32,10 +50,19 @@ class Command:
         from gitdeploy.output import text
 
         with self.errors():
+            opens = self.decryption is Decryption.REQUIRED or \
+                (self.decryption is Decryption.IF_KEY and self.keyring.available)
             revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path),
-                                                        allow_empty=self.allow_empty)
+                                                        allow_empty=self.allow_empty,
+                                                        keyring=self.keyring if opens else None)
             text.warnings(revision, desired)
             yield revision, desired
+
+    def secrets(self, revision):
+        """What hands the engine a secret it lacks (operations.committed_secrets)."""
+        from gitdeploy import operations
+
+        return operations.committed_secrets(revision, self.keyring)
 
     def errors(self):
         return rendered_errors(self.output, self.verbose)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from gitdeploy.cli.command import Command
+from gitdeploy.cli.command import Command, Decryption
 from gitdeploy.cli.engine import docker_engine
 from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 
@@ -17,7 +17,7 @@ def history(service: Annotated[str | None, typer.Argument(help="Only this servic
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose)
+    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
     with command.loaded() as (revision, desired):
         events = operations.history(desired, docker_engine(), service)
     command.show(jsonout.history(revision, desired.project, events),

@@ -30,6 +30,12 @@ Path = Annotated[str | None, typer.Option(
 Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", envvar="GITDEPLOY_OUTPUT", case_sensitive=False,
     help="text for people; json prints one JSON document on stdout (logs stay on stderr).")]
+AgeKeyFile = Annotated[str | None, typer.Option(
+    "--age-key-file", envvar="GITDEPLOY_AGE_KEY_FILE",
+    help="File holding the age secret key(s) that open the project's secrets. Default: as sops looks, "
+         "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, then ~/.config/sops/age/keys.txt.")]
+
+
 def _switch(*flags: str, help: str):
     """An on/off option whose environment variable is named after it: --retry-failed, GITDEPLOY_RETRY_FAILED."""
     name = flags[0].split("/")[0].removeprefix("--").replace("-", "_").upper()

@@ -8,7 +8,7 @@ import typer
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.interrupt import graceful_stop
-from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.options import AgeKeyFile, LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -20,7 +20,8 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
              clear: Annotated[bool, typer.Option("--clear", envvar="GITDEPLOY_CLEAR",
                                                  help="Remove the pin: the next sync rolls out what Git declares.")] = False,
              repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
-             pull: Pull = PullPolicy.MISSING, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+             pull: Pull = PullPolicy.MISSING, age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT,
+             verbose: Verbose = False) -> None:
     """Roll SERVICE back to an earlier revision, health-gated, and pin it there.
 
     The pin is kept on the engine: later syncs leave the service alone (status shows it OutOfSync, rolled back)
@@ -31,7 +32,7 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose)
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file)
     with command.loaded() as (revision, desired):
         if clear:
             cleared = operations.clear_pin(desired, docker_engine(), service)
@@ -41,6 +42,7 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
             return
         with progress.progress() as report, graceful_stop() as stopped:
             the_plan, result = operations.rollback(desired, docker_engine(pull), service, to,
-                                                   lock_timeout=lock_timeout, progress=report, stop_requested=stopped)
+                                                   lock_timeout=lock_timeout, progress=report, stop_requested=stopped,
+                                                   secrets=command.secrets(revision))
     command.show(jsonout.sync(revision, the_plan, result), lambda: text.sync_result(result))
     command.exit(ExitCode.INTERRUPTED if stopped() else ExitCode.of(result.result))

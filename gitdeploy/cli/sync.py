@@ -8,7 +8,7 @@ import typer
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.interrupt import graceful_stop
-from gitdeploy.cli.options import (AllowEmpty, LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed,
+from gitdeploy.cli.options import (AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
@@ -28,7 +28,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
          allow_empty: AllowEmpty = False, prune_volumes: PruneVolumes = False,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
-         output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+         age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
     Only changed services are touched. A rollout whose new replicas fail their health checks is rolled back.
@@ -39,12 +39,12 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy import notify, operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose, allow_empty)
+    command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file)
     show_plan = text.plan if not command.json else (lambda revision, p: None)
     with command.loaded() as (revision, desired), progress.progress() as report, graceful_stop() as stopped:
         the_plan, result = operations.sync(
             desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
-            lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped,
+            lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped, secrets=command.secrets(revision),
             progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
         )
         if prune_volumes and not dry_run and not stopped():

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gitdeploy.cli.command import Command
+from gitdeploy.cli.command import Command, Decryption
 from gitdeploy.cli.engine import docker_engine
 from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import GitDeployError
@@ -23,7 +23,7 @@ def unlock(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_YE
     """
     from gitdeploy import operations
 
-    command = Command(repo, ref, path, output, verbose)
+    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
     with command.loaded() as (revision, desired):
         engine = docker_engine()
         holder = operations.lock_holder(desired, engine)

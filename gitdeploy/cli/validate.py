@@ -1,16 +1,20 @@
 """`gitdeploy validate`: check the manifests at a commit, without an engine."""
 from __future__ import annotations
 
-from gitdeploy.cli.command import Command
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.command import Command, Decryption
+from gitdeploy.cli.options import AgeKeyFile, Output, OutputFormat, Path, Ref, Repo, Verbose
 
 
-def validate(repo: Repo = ".", ref: Ref = None, path: Path = None,
+def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file: AgeKeyFile = None,
              output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """Check the manifests: schema, units, unique names and ports. Exit 0 if valid, 1 if not."""
+    """Check the manifests: schema, units, unique names and ports, secret files and keys. Exit 0 if valid, 1 if not.
+
+    With an age key at hand, secrets are decrypted too (each SOPS MAC checked); without one, only their files.
+    """
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose)
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file,
+                      decryption=Decryption.IF_KEY)
     with command.loaded() as (revision, desired):
         pass
     command.say(jsonout.validation(revision, desired),

@@ -9,7 +9,7 @@ import typer
 
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import (AllowEmpty, LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed,
+from gitdeploy.cli.options import (AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, Prune, Ref, Repo, RetryFailed,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 
@@ -21,7 +21,8 @@ Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL"
 
 def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
           retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING, lock_timeout: LockTimeout = 0.0,
-          notify_webhook: Webhooks = None, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+          notify_webhook: Webhooks = None, age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT,
+          verbose: Verbose = False) -> None:
     """Sync every --interval when the commit changes or drift appears; one log line per pass.
 
     SIGTERM or SIGINT stop it after the pass in progress (a rollout is finished or rolled back, never abandoned).
@@ -34,7 +35,8 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interv
     from gitdeploy.output import jsonout, progress, text
     from gitdeploy.watch import Watch
 
-    with Command(repo, ref, path, output, verbose).errors():
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file)
+    with command.errors():
         try:
             seconds = parse_duration(interval)
         except ValueError as exc:
@@ -50,5 +52,5 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interv
             log=lambda line: text.console.stderr().print(text.shown(line)), progress=progress.plain,
             stop=stop, emit=jsonout.emit if output is OutputFormat.JSON else None,
             webhooks=tuple(notify_webhook or ()), prune=prune, retry_failed=retry_failed, lock_timeout=lock_timeout,
-            verbose=verbose, allow_empty=allow_empty,
+            verbose=verbose, allow_empty=allow_empty, keyring=command.keyring,
         ).run()

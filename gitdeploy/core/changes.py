@@ -3,7 +3,8 @@
 Paths use the manifest's own spelling (`image`, `env.GREETING`,
 `resources.memory`) so that a diff line points at what the user wrote.
 Environment values are never shown, only that a key changed: they will carry
-secrets.
+secrets. Of a secret, only that it was added, removed or changed is said
+(`secret db-password changed`): not even its digest.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class FieldChange:
             return f"{self.path} {self.kind}"
         if self.path.startswith("files."):
             return _describe_file(self)
+        if self.path.startswith("secrets."):
+            return f"secret {self.path.removeprefix('secrets.')} {self.kind}"
         if self.kind == "added":
             return f"{self.path} added: {_show(self.new)}"
         if self.kind == "removed":
@@ -50,7 +53,8 @@ def template_changes(old: dict, new: dict) -> tuple[FieldChange, ...]:
     from deepdiff import DeepDiff  # imported here: only an update needs it
 
     found: dict[str, FieldChange] = {c.path: c for c in _file_changes(old.get("files"), new.get("files"))}
-    old, new = {k: v for k, v in old.items() if k != "files"}, {k: v for k, v in new.items() if k != "files"}
+    found |= {c.path: c for c in _secret_changes(old.get("secrets"), new.get("secrets"))}
+    old, new = ({k: v for k, v in t.items() if k not in ("files", "secrets")} for t in (old, new))
     diff = DeepDiff(old, new, view="tree", verbose_level=2)
     for report_type, levels in diff.items():
         for level in levels:
@@ -81,6 +85,15 @@ def _file_changes(old, new) -> list[FieldChange]:
         kind = "added" if was is None else "removed" if now is None else "changed"
         changes.append(FieldChange(f"files.{path}", _text(was), _text(now), kind))
     return changes
+
+
+def _secret_changes(old, new) -> list[FieldChange]:
+    """Secrets compared by name; what they hold (even its digest) is not part of the change."""
+    before = {s.get("name"): s for s in old or () if isinstance(s, dict)}
+    after = {s.get("name"): s for s in new or () if isinstance(s, dict)}
+    return [FieldChange(f"secrets.{name}", None, None,
+                        "added" if name not in before else "removed" if name not in after else "changed")
+            for name in sorted(set(before) | set(after), key=str) if before.get(name) != after.get(name)]
 
 
 def _text(entry: dict | None) -> str | None:

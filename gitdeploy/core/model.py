@@ -184,6 +184,50 @@ class ConfigFile:
         return cls(str(data["path"]), content, int(str(data.get("mode", default("files.mode"))), 8))
 
 
+SECRETS_FOLDER = "/run/secrets"   # where a secret is delivered unless its `path` says otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class SecretFile:
+    """A secret kept encrypted in the repository, delivered to each replica as a file (and, where the
+    user asks, an environment variable).
+
+    Unlike a config file, its content is never part of the template: the template
+    holds where it comes from and `digest`, a keyed digest of the plaintext
+    (secrets/keyring.py), so a changed secret rolls the service out while a file
+    merely re-encrypted does not, and a label shows nothing that could be guessed.
+    The plaintext is read from the commit whenever a replica needs it.
+    """
+
+    name: str
+    source: str                       # the encrypted file, relative to the manifest folder
+    key: str = ""                     # a SOPS file's value, dotted (api.key); "" for a whole age file
+    path: str = ""                    # in the replica (the builder fills in SECRETS_FOLDER/name)
+    mode: int = int(default("secrets.mode"), 8)
+    uid: int = default("secrets.uid")
+    gid: int = default("secrets.gid")
+    digest: str = ""                  # of the plaintext, keyed; "" when it was not decrypted (validate, no key)
+
+    @property
+    def target(self) -> str:
+        return self.path or self.default_path(self.name)
+
+    @staticmethod
+    def default_path(name: str) -> str:
+        return f"{SECRETS_FOLDER}/{name}"
+
+    def canonical(self) -> dict:
+        return {"name": self.name, "source": self.source, "path": self.target, "mode": f"{self.mode:04o}",
+                "uid": self.uid, "gid": self.gid, "digest": self.digest} | ({"key": self.key} if self.key else {})
+
+    @classmethod
+    def from_canonical(cls, data: dict) -> "SecretFile":
+        name = str(data["name"])
+        return cls(name, str(data["source"]), str(data.get("key", "")), str(data.get("path") or cls.default_path(name)),
+                   int(str(data.get("mode", default("secrets.mode"))), 8), int(data.get("uid", default("secrets.uid"))),
+                   int(data.get("gid", default("secrets.gid"))), str(data.get("digest", "")))
+
+
 @dataclass(frozen=True, slots=True)
 class VolumeSpec:
     """A Volume document: storage that outlives replicas, never deleted unless asked (--prune-volumes)."""
@@ -238,6 +282,8 @@ class ServiceSpec:
     labels: tuple[tuple[str, str], ...] = ()       # sorted; the user's metadata.labels
     mounts: tuple[Mount, ...] = ()                 # in the order declared
     files: tuple[ConfigFile, ...] = ()             # in the order declared
+    secrets: tuple[SecretFile, ...] = ()           # in the order declared
+    secret_env: tuple[tuple[str, str], ...] = ()   # sorted; environment variable -> the secret it holds
     health: HealthCheck | None = None              # None: the image's HEALTHCHECK, if any
     update: UpdatePolicy = UpdatePolicy()
     source: str = field(default="", compare=False)  # "web.yaml:3", where it was declared
@@ -247,7 +293,7 @@ class ServiceSpec:
         return {
             "image": self.image,
             "command": list(self.command) if self.command is not None else None,
-            "env": dict(self.env),
+            "env": dict(self.env) | {var: {"secret": name} for var, name in self.secret_env},
             "ports": [p.canonical() for p in self.ports],
             "resources": {
                 "cpus": self.cpus,
@@ -259,7 +305,8 @@ class ServiceSpec:
             "labels": dict(self.labels),
         } | ({"healthCheck": self.health.canonical()} if self.health else {}) \
           | ({"volumes": [m.canonical() for m in self.mounts]} if self.mounts else {}) \
-          | ({"files": [f.canonical() for f in self.files]} if self.files else {})   # absent when empty: stable hash
+          | ({"files": [f.canonical() for f in self.files]} if self.files else {}) \
+          | ({"secrets": [s.canonical() for s in self.secrets]} if self.secrets else {})   # absent when empty
 
     def template_json(self) -> str:
         return canonical_json(self.template())
@@ -294,12 +341,15 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
     """
     resources = template.get("resources") or {}
     command = template.get("command")
+    env = template.get("env") or {}
+    from_secrets = {var: value for var, value in env.items() if isinstance(value, dict)}   # {secret: name}
     return ServiceSpec(
         name=name,
         image=str(template["image"]),
         replicas=replicas,
         command=tuple(str(word) for word in command) if command is not None else None,
-        env=_string_pairs(template.get("env")),
+        env=_string_pairs({var: value for var, value in env.items() if var not in from_secrets}),
+        secret_env=tuple(sorted((str(var), str(value["secret"])) for var, value in from_secrets.items())),
         ports=tuple(sorted((PortSpec.from_canonical(p) for p in template.get("ports") or ()),
                            key=lambda p: (p.container_port, p.protocol, p.host_ip, p.host_port or 0))),
         cpus=parse_cpus(resources["cpus"]) if resources.get("cpus") is not None else None,
@@ -310,6 +360,7 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
         labels=_string_pairs(template.get("labels")),
         mounts=tuple(Mount.from_canonical(m) for m in template.get("volumes") or ()),
         files=tuple(ConfigFile.from_canonical(f) for f in template.get("files") or ()),
+        secrets=tuple(SecretFile.from_canonical(s) for s in template.get("secrets") or ()),
         health=HealthCheck.from_canonical(template["healthCheck"]) if template.get("healthCheck") else None,
         update=update,
         source=source,

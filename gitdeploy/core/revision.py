@@ -5,6 +5,7 @@ renderers read a revision without depending on the Git adapter.
 """
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -22,6 +23,10 @@ class Revision:
     @property
     def short_commit(self) -> str:
         return self.commit[:12]
+
+    def path_of(self, source: str) -> str:
+        """A path relative to the manifest folder (a `files` or `secrets` source) as a path in the repository."""
+        return posixpath.normpath(posixpath.join(self.root, source)) if self.root else posixpath.normpath(source)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ Every method raises only `GitDeployError` subclasses.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Protocol
+from typing import Callable, Protocol
 
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import ServiceSpec, VolumeSpec
@@ -18,6 +18,11 @@ class PullPolicy(str, Enum):
     MISSING = "missing"   # use the engine's copy; pull only when it has none
     ALWAYS = "always"     # pull before creating replicas
     NEVER = "never"       # never pull; a missing image is an error
+
+
+# The plaintext of a spec's secrets as committed at a commit: (commit, spec) -> {secret name: plaintext}.
+# Given by the caller (it reads Git and holds the age key); the engine calls it only when it lacks a file.
+ReadSecrets = Callable[[str, ServiceSpec], dict[str, bytes]]
 
 
 class Engine(Protocol):
@@ -38,6 +43,13 @@ class Engine(Protocol):
 
     def remove_volume(self, engine_name: str) -> None:
         """Remove one of the project's volumes (only `sync --prune-volumes` asks)."""
+
+    def deliver_secrets(self, project: str, spec: ServiceSpec, read: Callable[[], dict[str, bytes]]) -> None:
+        """Make the spec's secrets ready for its replicas; `read` gives their plaintext, asked only when
+        something is missing. Raises SecretError when this engine cannot take secrets."""
+
+    def forget_secrets(self, project: str) -> None:
+        """Remove the project's delivered secrets that no replica uses any more."""
 
     def ensure_image(self, image: str) -> None:
         """Make sure `image` is on the engine, per the pull policy, or raise ImageNotFound."""

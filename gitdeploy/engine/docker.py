@@ -11,7 +11,7 @@ import json
 import os
 import urllib.parse
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from gitdeploy import __version__
 from gitdeploy.core import labels as L
@@ -22,8 +22,9 @@ from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolu
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.core.units import parse_duration
 from gitdeploy.engine.base import PullPolicy
+from gitdeploy.engine.secret_files import SecretFiles
 from gitdeploy.engine.socket_api import UNREACHABLE_HINT, get_json, local_socket
-from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned
+from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned, SecretError
 
 
 def engine_address() -> str:
@@ -60,12 +61,14 @@ class DockerEngine:
     imports the SDK (see socket_api.py).
     """
 
-    def __init__(self, pull: PullPolicy = PullPolicy.MISSING, timeout: int = 60) -> None:
+    def __init__(self, pull: PullPolicy = PullPolicy.MISSING, timeout: int = 60,
+                 secret_files: SecretFiles | None = None) -> None:
         self._pull = pull
         self._timeout = timeout
         self._client = None      # docker.APIClient, once needed
         self._held: list = []    # EngineLocks this run holds: checked before every change
         self._image_volumes: dict[str, tuple[str, ...]] = {}   # image -> the paths it declares as VOLUME
+        self._secret_files = secret_files or SecretFiles()
 
     @property
     def _api(self):
@@ -91,9 +94,7 @@ class DockerEngine:
 
     def replicas_reachable(self) -> bool:
         # Replicas' bridge addresses are routable only on the engine's own machine.
-        address = urllib.parse.urlsplit(engine_address())
-        return address.scheme in ("unix", "npipe") or (address.scheme == "tcp" and address.hostname in
-                                                         ("localhost", "127.0.0.1", "::1"))
+        return _on_this_machine()
 
     def cpu_count(self) -> int:
         with translated_errors("reading the engine's CPU count"):
@@ -198,6 +199,45 @@ class DockerEngine:
             mounts.append(EngineMount(path, name, type="volume"))
         return mounts
 
+    # -- secrets (engine/secret_files.py) -----------------------------------
+
+    def deliver_secrets(self, project: str, spec: ServiceSpec, read: Callable[[], dict[str, bytes]]) -> None:
+        if not spec.secrets:
+            return
+        if not _on_this_machine():
+            raise SecretError(f"service {spec.name} has secrets, which gitdeploy delivers as files in memory on the "
+                              f"engine's machine, but the engine at {engine_address()} is on another one",
+                              hint="run gitdeploy on the engine's machine (DOCKER_HOST=unix://...)")
+        folder = self._secret_files.folder(project, spec.name, spec.template_hash())
+        if self._secret_files.missing(folder, spec):
+            self._secret_files.write(folder, spec, read())
+
+    def forget_secrets(self, project: str) -> None:
+        if not self._secret_files.has_project(project):
+            return
+        in_use = {f"{r.service}-{r.template_hash}" for r in self.observe(project).replicas}
+        self._secret_files.remove_unused(project, in_use)
+
+    def _secret_mounts(self, project: str, spec: ServiceSpec) -> tuple[list, dict[str, str]]:
+        """Each secret's file, bind-mounted read-only, and the environment variables that hold one."""
+        from docker.types import Mount as EngineMount
+
+        if not spec.secrets:
+            return [], {}
+        folder = self._secret_files.folder(project, spec.name, spec.template_hash())
+        mounts = [EngineMount(s.target, str(folder / s.name), type="bind", read_only=True) for s in spec.secrets]
+        env = {}
+        for var, name in spec.secret_env:
+            try:
+                env[var] = self._secret_files.read(folder, name).decode("utf-8")
+            except UnicodeDecodeError:
+                raise SecretError(f"secret {name} is not text, so it cannot be the environment variable {var} of "
+                                  f"service {spec.name}; use its file") from None
+            if "\0" in env[var]:
+                raise SecretError(f"secret {name} holds a NUL character, which an environment variable cannot "
+                                  f"({var} of service {spec.name}); use its file")
+        return mounts, env
+
     def ensure_image(self, image: str) -> None:
         import docker.errors
 
@@ -230,6 +270,7 @@ class DockerEngine:
         api, network = self._api, L.network_name(project)
         template_hash = spec.template_hash()
         name = L.replica_name(project, spec.name, slot, template_hash) + L.PENDING
+        secret_mounts, secret_env = self._secret_mounts(project, spec)
         labels = dict(spec.labels) | {
             L.PROJECT: project,
             L.SERVICE: spec.name,
@@ -249,7 +290,7 @@ class DockerEngine:
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             init=spec.init,
             network_mode=network,
-            mounts=[_engine_mount(m) for m in spec.mounts] + self._implicit_mounts(project, spec, slot),
+            mounts=[_engine_mount(m) for m in spec.mounts] + self._implicit_mounts(project, spec, slot) + secret_mounts,
         )
         networking = api.create_networking_config({
             # The service name resolves to every replica (DNS round-robin);
@@ -260,7 +301,7 @@ class DockerEngine:
             created = api.create_container(
                 spec.image,
                 command=list(spec.command) if spec.command is not None else None,
-                environment=dict(spec.env),
+                environment=dict(spec.env) | secret_env,
                 labels=labels,
                 name=name,
                 hostname=f"{spec.name}-{slot}",
@@ -422,6 +463,12 @@ class DockerEngine:
                 L.AT: f"{event.at:.3f}", L.MESSAGE: event.message[:500], L.GIT_HASH: event.git_hash,
                 L.MANAGED_BY: f"gitdeploy/{__version__}",
             })
+
+
+def _on_this_machine() -> bool:
+    address = urllib.parse.urlsplit(engine_address())
+    return address.scheme in ("unix", "npipe") or (address.scheme == "tcp" and address.hostname in
+                                                     ("localhost", "127.0.0.1", "::1"))
 
 
 def _engine_healthcheck(spec: ServiceSpec) -> dict | None:

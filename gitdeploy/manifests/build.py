@@ -15,9 +15,10 @@ from gitdeploy.core.model import ConfigFile, ServiceSpec, UpdatePolicy, VolumeSp
 from gitdeploy.manifests.yamldoc import Document
 
 
-def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[str], bytes]) -> ServiceSpec:
+def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[str], bytes],
+                  digest: Callable[[dict], str]) -> ServiceSpec:
     """`volume_names`: each Volume document's name -> its engine volume's name (what the template holds);
-    `read`: the content of a `files` source at the commit."""
+    `read`: the content of a `files` source at the commit; `digest`: a `secrets` entry's digest."""
     meta, spec = doc.body["metadata"], doc.body["spec"]
     fixed_host_port = any("hostPort" in port for port in spec.get("ports") or ())
     mounts = [dict(m) | ({"volume": volume_names[m["volume"]]} if "volume" in m else {})
@@ -27,7 +28,8 @@ def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[s
         dict(spec) | {"env": _as_written(doc, ["spec", "env"]), "labels": _as_written(doc, ["metadata", "labels"]),
                       "volumes": mounts,
                       "files": [ConfigFile(f["path"], read(f["source"]), int(f.get("mode", default("files.mode")), 8))
-                                .canonical() for f in spec.get("files") or ()]},
+                                .canonical() for f in spec.get("files") or ()],
+                      "secrets": [dict(s) | {"digest": digest(s)} for s in spec.get("secrets") or ()]},
         UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed_host_port),
         source=f"{doc.file}:{doc.line}",
     )
@@ -45,10 +47,11 @@ def build_volume(doc: Document, project: str) -> VolumeSpec:
     )
 
 
-def _as_written(doc: Document, path: list[str]) -> dict[str, str]:
-    """A mapping of strings, each value as the user wrote it: `1.10` stays "1.10", `0x1F` stays "0x1F"."""
+def _as_written(doc: Document, path: list[str]) -> dict:
+    """A mapping of strings, each value as the user wrote it: `1.10` stays "1.10", `0x1F` stays "0x1F"
+    (a mapping, such as env's `{secret: NAME}`, stays a mapping)."""
     mapping = doc.body
     for step in path:
         mapping = (mapping or {}).get(step)
-    return {str(key): value if isinstance(value, str) else (doc.written([*path, key]) or str(value))
+    return {str(key): value if isinstance(value, (str, dict)) else (doc.written([*path, key]) or str(value))
             for key, value in (mapping or {}).items()}

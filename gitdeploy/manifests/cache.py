@@ -14,6 +14,7 @@ import os
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from gitdeploy import __version__
 from gitdeploy.core.model import DesiredState, UpdatePolicy, VolumeSpec, spec_from_template
@@ -31,20 +32,26 @@ def cache_key(commit: str, root: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def load(key: str, directory: Path | None = None) -> DesiredState | None:
+def load(key: str, keys: Callable[[], str] = lambda: "", directory: Path | None = None) -> DesiredState | None:
+    """The cached state, or None. Secret digests depend on the age keys that opened them: an entry with
+    secrets counts only for the same keys (`keys()` names them; asked only when the entry has secrets)."""
     try:
         document = json.loads(((directory or default_dir()) / f"{key}.json").read_text())
-        return _desired_from(document)
+        desired = _desired_from(document)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if any(s.secrets for s in desired.services) and document.get("keys", "") != keys():
+        return None
+    return desired
 
 
-def store(key: str, desired: DesiredState, directory: Path | None = None) -> None:
+def store(key: str, desired: DesiredState, keys: str = "", directory: Path | None = None) -> None:
+    """Keeps the state (templates hold secret digests, never plaintext) and which keys made its digests."""
     folder = directory or default_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-            json.dump(_desired_to(desired), handle)
+            json.dump(_desired_to(desired) | {"keys": keys}, handle)
         os.replace(handle.name, folder / f"{key}.json")  # atomic: readers see all or nothing
     except OSError:
         pass  # a read-only home is no reason to fail a deployment; next pass parses again

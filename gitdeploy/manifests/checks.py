@@ -53,6 +53,40 @@ def document_problems(doc: Document) -> list[Problem]:
         problems.append(doc.problem(["spec", "stopGracePeriod"], "spec.stopGracePeriod: at most 1h"))
     problems += _host_ip_problems(doc, spec)
     problems += _mount_problems(doc, spec)
+    problems += _secret_problems(doc, spec)
+    return problems
+
+
+def _secret_problems(doc: Document, spec) -> list[Problem]:
+    """Secret names unique, env naming declared ones, and every delivered file (config or secret) at a path
+    of its own."""
+    from gitdeploy.core.model import SecretFile
+
+    problems, names = [], {}
+    for index, secret in enumerate(spec.get("secrets") or []):
+        if secret["name"] in names:
+            problems.append(doc.problem(["spec", "secrets", index, "name"],
+                                        f"spec.secrets[{index}].name: {secret['name']} is already "
+                                        f"spec.secrets[{names[secret['name']]}]; give each secret its own name"))
+        names.setdefault(secret["name"], index)
+    for var, value in (spec.get("env") or {}).items():
+        if isinstance(value, dict) and value["secret"] not in names:
+            known = sorted(names)
+            guess = did_you_mean(value["secret"], known) or (
+                f"; declared secrets: {', '.join(known)}" if known else "; declare it in spec.secrets")
+            problems.append(doc.problem(["spec", "env", var, "secret"],
+                                        f"spec.env.{var}.secret: no secret '{value['secret']}' in spec.secrets{guess}"))
+    taken = {posixpath.normpath(m["path"]): f"spec.volumes[{i}]" for i, m in enumerate(spec.get("volumes") or [])}
+    for field in ("files", "secrets"):
+        for index, entry in enumerate(spec.get(field) or []):
+            if field == "secrets" and names[entry["name"]] != index:
+                continue   # a second secret of one name: said above
+            path = posixpath.normpath(entry.get("path") or SecretFile.default_path(entry["name"]))
+            if path in taken:
+                problems.append(doc.problem(["spec", field, index] + (["path"] if "path" in entry else []),
+                                            f"spec.{field}[{index}]: {path} is already taken by {taken[path]}; "
+                                            "give each file a path of its own"))
+            taken.setdefault(path, f"spec.{field}[{index}]")
     return problems
 
 

@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import posixpath
+from typing import Callable
 
 from gitdeploy.core.model import DesiredState
 from gitdeploy.errors import ManifestError, Problem, SourceError
 from gitdeploy.manifests.build import build_service, build_volume
 from gitdeploy.manifests.checks import document_problems, project_problems, shared_volume_warnings, volume_problems
-from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, schema_problems
+from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, did_you_mean, schema_problems
 from gitdeploy.manifests.yamldoc import Document, parse
-from gitdeploy.core.revision import MANIFEST_SUFFIXES, MAX_DATA_FILE, SourceTree
+from gitdeploy.core.revision import MANIFEST_SUFFIXES, MAX_DATA_FILE, Revision, SourceTree
 
 PROJECT_FILE = "gitdeploy.yaml"
 KINDS = ("Service", "Volume")
+# Opens one secret: (name, path in the repository, file content, SOPS key) -> the digest of its plaintext.
+OpenSecret = Callable[[str, str, bytes, str], str]
 
 
-def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
+def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenSecret | None = None) -> DesiredState:
+    """The desired state at the tree's commit. Secrets are decrypted with `open_secret` (their digests go
+    into the templates); without it (`validate` with no age key) their digests stay empty: such a state
+    can be shown, never applied."""
     revision = tree.revision
     project_path = posixpath.join(revision.root, PROJECT_FILE) if revision.root else PROJECT_FILE
     project_file = next((f for f in tree.files if f.path == project_path), None)
@@ -31,12 +37,12 @@ def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
     volumes: list[Document] = []
     parsed = [(source, *parse(source.path, source.data)) for source in tree.files
               if source.path != project_path and source.path.endswith(MANIFEST_SUFFIXES)]
-    # A file that a `files` entry names is data, not a manifest, whatever its suffix.
-    data_files = {data_path(revision.root, f["source"]) for _, documents, _ in parsed for doc in documents
-                  for f in _files_of(doc)}
+    # A file that a `files` or `secrets` entry names is data, not a manifest, whatever its suffix.
+    data_files = {revision.path_of(f["source"]) for _, documents, _ in parsed for doc in documents
+                  for field in ("files", "secrets") for f in _entries(doc, field)}
     contents = {f.path: f.data for f in tree.files}
     for source, documents, parse_problems in parsed:
-        if source.path in data_files:
+        if source.path in data_files or _is_sops_file(documents):
             continue
         problems.extend(parse_problems)
         for doc in documents:
@@ -45,7 +51,7 @@ def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
             is_volume = doc.body.get("kind") == "Volume"
             found = schema_problems(doc, VOLUME_SCHEMA if is_volume else SERVICE_SCHEMA)
             found = found or (volume_problems(doc) if is_volume else
-                              document_problems(doc) + _file_problems(doc, revision.root, contents))
+                              document_problems(doc) + _source_problems(doc, revision, contents))
             problems.extend(found)
             if not found:
                 (volumes if is_volume else services).append(doc)
@@ -56,10 +62,22 @@ def load_desired(tree: SourceTree, allow_empty: bool = False) -> DesiredState:
         raise empty_project(revision.root, revision.short_commit)
     volume_specs = tuple(sorted((build_volume(d, project or "") for d in volumes), key=lambda v: v.name))
     engine_names = {v.name: v.engine_name for v in volume_specs}
-    specs = sorted((build_service(d, engine_names, lambda s: contents[data_path(revision.root, s)]) for d in services),
-                   key=lambda s: s.name)
+
+    def read(source: str) -> bytes:
+        return contents[revision.path_of(source)]
+
+    def digest(entry: dict) -> str:
+        if open_secret is None:
+            return ""
+        return open_secret(entry["name"], revision.path_of(entry["source"]), read(entry["source"]),
+                           entry.get("key", ""))
+
+    specs = sorted((build_service(d, engine_names, read, digest) for d in services), key=lambda s: s.name)
+    warnings = shared_volume_warnings(services)
+    if open_secret is None and any(s.secrets for s in specs):
+        warnings.append("secrets were not decrypted (no age key given): their files were checked, not their content")
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
-                        warnings=tuple(shared_volume_warnings(services)))
+                        warnings=tuple(warnings))
 
 
 def empty_project(root: str, commit: str) -> SourceError:
@@ -70,31 +88,52 @@ def empty_project(root: str, commit: str) -> SourceError:
     )
 
 
-def data_path(root: str, source: str) -> str:
-    """A `files` source (relative to the manifest folder) as a path in the repository."""
-    return posixpath.normpath(posixpath.join(root, source)) if root else posixpath.normpath(source)
+def _is_sops_file(documents: list[Document]) -> bool:
+    """A SOPS-encrypted YAML file is data even when no secret names it yet: it is never a manifest."""
+    return len(documents) == 1 and isinstance(documents[0].body, dict) and "sops" in documents[0].body \
+        and "kind" not in documents[0].body
 
 
-def _files_of(doc: Document) -> list[dict]:
+def _entries(doc: Document, field: str) -> list[dict]:
     body = doc.body
     spec = body.get("spec") if isinstance(body, dict) else None
-    entries = spec.get("files") if isinstance(spec, dict) else None
+    entries = spec.get(field) if isinstance(spec, dict) else None
     return [f for f in entries if isinstance(f, dict) and isinstance(f.get("source"), str)] \
         if isinstance(entries, list) else []
 
 
-def _file_problems(doc: Document, root: str, contents: dict[str, bytes]) -> list[Problem]:
+def _source_problems(doc: Document, revision: Revision, contents: dict[str, bytes]) -> list[Problem]:
+    """Every `files` and `secrets` source is a file inside the manifest folder at this commit, and a
+    secret's file is of a format gitdeploy reads, holding the `key` it names (readable without a key)."""
     problems = []
-    for index, entry in enumerate(doc.body["spec"].get("files") or []):
-        where = ["spec", "files", index, "source"]
-        path = data_path(root, entry["source"])
-        if path == ".." or path.startswith("../") or (root and not path.startswith(root + "/")):
-            problems.append(doc.problem(where, f"spec.files[{index}].source: {entry['source']} leaves the manifest "
-                                               "folder; keep config files inside it"))
-        elif path not in contents:
-            problems.append(doc.problem(where, f"spec.files[{index}].source: no file {path} at this commit (or it "
-                                               f"is a link, or over {MAX_DATA_FILE // 1024} KiB); commit it"))
+    for field in ("files", "secrets"):
+        for index, entry in enumerate(doc.body["spec"].get(field) or []):
+            where, at = ["spec", field, index, "source"], f"spec.{field}[{index}]"
+            path, root = revision.path_of(entry["source"]), revision.root
+            if path == ".." or path.startswith("../") or (root and not path.startswith(root + "/")):
+                problems.append(doc.problem(where, f"{at}.source: {entry['source']} leaves the manifest folder; "
+                                                   "keep it inside"))
+            elif path not in contents:
+                problems.append(doc.problem(where, f"{at}.source: no file {path} at this commit (or it is a link, "
+                                                   f"or over {MAX_DATA_FILE // 1024} KiB); commit it"))
+            elif field == "secrets":
+                problems += _secret_file_problems(doc, index, entry, contents[path])
     return problems
+
+
+def _secret_file_problems(doc: Document, index: int, entry: dict, data: bytes) -> list[Problem]:
+    from gitdeploy.secrets.keyring import SecretFormat, format_of, format_problem, sops_keys
+
+    kind, key, at = format_of(data), entry.get("key", ""), f"spec.secrets[{index}]"
+    problem = format_problem(kind, key)
+    if problem:
+        return [doc.problem(["spec", "secrets", index, "key" if "key" in entry else "source"],
+                            f"{at}: {entry['source']}: {problem}")]
+    if kind is SecretFormat.SOPS and key not in sops_keys(data):
+        known = sops_keys(data)
+        guess = did_you_mean(key, known) or f"; it has: {', '.join(known[:10]) or 'no values'}"
+        return [doc.problem(["spec", "secrets", index, "key"], f"{at}.key: {entry['source']} has no value {key}{guess}")]
+    return []
 
 
 def _project_name(path: str, data: bytes, problems: list[Problem]) -> str | None:

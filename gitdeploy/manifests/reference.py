@@ -50,12 +50,20 @@ def _type(schema: dict) -> str:
         return f"`{schema['const']}`"
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if "oneOf" in schema and "type" not in schema:   # a value of one of several types, such as env's
+        return " or ".join(_choice(choice) for choice in schema["oneOf"])
     kind = schema.get("type", "")
     if kind == "array":
         return f"list of {_type(schema.get('items', {}))}"
     if kind == "object" and "additionalProperties" in schema and isinstance(schema["additionalProperties"], dict):
         return f"map of {_type(schema['additionalProperties'])}"
     return " or ".join(kind) if isinstance(kind, list) else kind
+
+
+def _choice(schema: dict) -> str:
+    if schema.get("type") == "object" and schema.get("properties"):
+        return "{" + ", ".join(f"{key}: {_type(value)}" for key, value in schema["properties"].items()) + "}"
+    return _type(schema)
 
 
 if __name__ == "__main__":

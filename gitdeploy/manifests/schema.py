@@ -113,6 +113,9 @@ def _problems_of(doc: Document, error) -> list[Problem]:
         message = f"{where}: {instance} is more than the maximum {expected}"
     elif validator in ("minItems", "minLength", "minProperties"):
         message = f"{where}: must not be empty"
+    elif validator == "oneOf" and not all("required" in choice for choice in expected):
+        # A value of one of several types (env: a string, a number, a boolean, or {secret: NAME}).
+        return [doc.problem(path, f"{where}: expected {hint or 'another kind of value'}, got {_describe(instance)}")]
     elif validator == "oneOf":
         given = sorted(k for s in expected for k in s.get("required", ()) if k in instance)
         message = f"{where}: {'has ' + ' and '.join(given) if given else 'has none of them'}"

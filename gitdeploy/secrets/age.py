@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitdeploy.errors import SecretError
 
 SECRET_KEY_PREFIX = "AGE-SECRET-KEY-"
+# A digest key is derived from the age key that opened a secret (see open()).
+_DIGEST_CONTEXT = b"gitdeploy secret digest v1\0"
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,7 @@ class Identities:
 
     keys: tuple[object, ...]     # pyrage identities
     origin: str
-    material: bytes              # the keys' text, to derive a digest key from: never shown
+    lines: tuple[str, ...] = field(repr=False, default=())   # the keys' text, to derive digest keys from
 
     @classmethod
     def find(cls, key_file: str | None = None) -> "Identities | None":
@@ -47,18 +50,37 @@ class Identities:
                 raise SecretError(f"{origin} holds an age secret key that is not valid (never shown)") from None
         if not keys:
             raise SecretError(f"{origin} holds no age secret key (a line starting with {SECRET_KEY_PREFIX})")
-        return cls(tuple(keys), origin, "\n".join(lines).encode())
+        return cls(tuple(keys), origin, tuple(lines))
 
-    def decrypt(self, data: bytes, what: str) -> bytes:
-        """The plaintext of an age file (binary or armored); `what` names it in errors."""
+    @property
+    def fingerprint(self) -> str:
+        """Names this set of keys (for the desired-state cache, whose digests depend on them); reveals nothing."""
+        return hashlib.sha256(_DIGEST_CONTEXT + "\n".join(sorted(self.lines)).encode()).hexdigest()[:16]
+
+    def open(self, data: bytes, what: str) -> tuple[bytes, bytes]:
+        """The plaintext of an age file (binary or armored), and the digest key of the age key that opened
+        it; `what` names the file in errors.
+
+        The digest key is derived from that one age key, not from the whole set,
+        so a machine with one more key in its key file computes the same digests
+        (and rolls nothing out); re-encrypting a file to the same recipients
+        keeps its digest too.
+        """
         import pyrage
 
-        try:
-            return pyrage.decrypt(data, list(self.keys))
-        except pyrage.DecryptError as exc:
-            reason = "none of the keys from " + self.origin + " can open it" if "No matching keys" in str(exc) \
-                else "it is damaged or not an age file"
-            raise SecretError(f"cannot decrypt {what}: {reason}") from None
+        damaged = False
+        for key, line in zip(self.keys, self.lines):
+            try:
+                plaintext = pyrage.decrypt(data, [key])
+            except pyrage.DecryptError as exc:
+                damaged = damaged or "No matching keys" not in str(exc)
+                continue
+            return plaintext, hashlib.sha256(_DIGEST_CONTEXT + line.encode()).digest()
+        reason = "it is damaged or not an age file" if damaged else f"none of the keys from {self.origin} can open it"
+        raise SecretError(f"cannot decrypt {what}: {reason}")
+
+    def decrypt(self, data: bytes, what: str) -> bytes:
+        return self.open(data, what)[0]
 
 
 def _read(path: str, origin: str) -> str:

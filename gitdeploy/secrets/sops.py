@@ -22,19 +22,16 @@ from gitdeploy.secrets.age import Identities
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:(?P<data>[^,]*),iv:(?P<iv>[^,]+),tag:(?P<tag>[^,]+),type:(?P<type>\w+)\]$")
 
 
-def read_sops(data: bytes, identities: Identities, what: str) -> dict:
-    """The decrypted document (values typed as sops typed them). Raises SecretError naming `what`."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        document = YAML(typ="safe").load(data.decode("utf-8"))
-    except (YAMLError, UnicodeDecodeError):
-        raise SecretError(f"{what} is not a SOPS file (YAML or JSON)") from None
-    metadata = document.get("sops") if isinstance(document, dict) else None
-    if not isinstance(metadata, dict) or not metadata.get("age"):
+def read_sops(data: bytes, identities: Identities, what: str) -> tuple[dict, bytes]:
+    """The decrypted document (values typed as sops typed them), and the digest key of the age key that
+    opened it (age.Identities.open). Raises SecretError naming `what`."""
+    document = sops_document(data)
+    if document is None:
+        raise SecretError(f"{what} is not a SOPS file (YAML or JSON with sops metadata)")
+    metadata = document["sops"]
+    if not metadata.get("age"):
         raise SecretError(f"{what} is not a SOPS file encrypted to age recipients (no sops.age)")
-    key = _data_key(metadata, identities, what)
+    key, digest_key = _data_key(metadata, identities, what)
     digest = hashlib.sha512()
     plain = _walk({k: v for k, v in document.items() if k != "sops"}, [], key, digest, what)
     mac = metadata.get("mac")
@@ -44,7 +41,19 @@ def read_sops(data: bytes, identities: Identities, what: str) -> dict:
     if not hmac.compare_digest(expected.upper() if isinstance(expected, str) else str(expected),
                                digest.hexdigest().upper()):
         raise SecretError(f"{what} was changed after it was encrypted (its MAC does not match); refusing it")
-    return plain
+    return plain, digest_key
+
+
+def sops_document(data: bytes) -> dict | None:
+    """The document of a SOPS YAML or JSON file, still encrypted (its keys are plain text), or None."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = YAML(typ="safe").load(data.decode("utf-8"))
+    except (YAMLError, UnicodeDecodeError, ValueError):
+        return None
+    return document if isinstance(document, dict) and isinstance(document.get("sops"), dict) else None
 
 
 def lookup(document: dict, key: str, what: str):
@@ -59,13 +68,13 @@ def lookup(document: dict, key: str, what: str):
     return node
 
 
-def _data_key(metadata: dict, identities: Identities, what: str) -> bytes:
+def _data_key(metadata: dict, identities: Identities, what: str) -> tuple[bytes, bytes]:
     for recipient in metadata["age"]:
         enc = recipient.get("enc") if isinstance(recipient, dict) else None
         if not isinstance(enc, str):
             continue
         try:
-            return identities.decrypt(enc.encode(), what)
+            return identities.open(enc.encode(), what)
         except SecretError:
             continue
     raise SecretError(f"cannot decrypt {what}: none of the keys from {identities.origin} is one of its age "

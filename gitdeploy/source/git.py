@@ -142,6 +142,20 @@ def read_files(revision: Revision) -> tuple[SourceFile, ...]:
     return tuple(sorted(files, key=lambda f: f.path))
 
 
+def read_file_at(revision: Revision, commit: str, path: str) -> bytes | None:
+    """One file of the revision's repository as committed at `commit` (an earlier revision's), or None
+    when that commit or file is not there (a rewritten history, a moved file)."""
+    import git
+    import gitdb.exc
+
+    repo = git.Repo(revision.location, search_parent_directories=True)
+    try:
+        item = repo.commit(commit).tree / path
+    except (KeyError, ValueError, gitdb.exc.BadName, gitdb.exc.BadObject):
+        return None
+    return item.data_stream.read() if item.type == "blob" and item.mode != _SYMLINK_MODE else None
+
+
 # Options for every git call: whatever the repository's own config says, run none of its programs.
 SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "protocol.ext.allow=never",
                "-c", "protocol.fd.allow=never", "-c", "core.askPass=", "-c", "credential.interactive=false")

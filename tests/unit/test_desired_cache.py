@@ -13,8 +13,8 @@ DESIRED = DesiredState("shop", "ab" * 20, (
 
 def test_round_trip_keeps_every_field_and_hash(tmp_path):
     key = cache.cache_key(DESIRED.commit, "deploy")
-    cache.store(key, DESIRED, tmp_path)
-    loaded = cache.load(key, tmp_path)
+    cache.store(key, DESIRED, directory=tmp_path)
+    loaded = cache.load(key, directory=tmp_path)
     assert loaded == DESIRED
     assert [s.template_hash() for s in loaded.services] == [s.template_hash() for s in DESIRED.services]
     assert [s.source for s in loaded.services] == ["web.yaml:1", ""]
@@ -25,8 +25,8 @@ def test_key_depends_on_commit_and_path():
 
 
 def test_missing_or_corrupt_entries_are_misses(tmp_path):
-    assert cache.load("nope", tmp_path) is None
+    assert cache.load("nope", directory=tmp_path) is None
     (tmp_path / "bad.json").write_text("{not json")
-    assert cache.load("bad", tmp_path) is None
+    assert cache.load("bad", directory=tmp_path) is None
     (tmp_path / "old.json").write_text('{"project": "shop"}')
-    assert cache.load("old", tmp_path) is None
+    assert cache.load("old", directory=tmp_path) is None

@@ -36,7 +36,7 @@ def test_sources_are_relative_to_the_manifest_folder():
      "web.yaml:8:30: spec.files[0].source: no file missing.conf at this commit (or it is a link, or over 256 KiB); "
      "commit it"),
     ("  - {path: /etc/a, source: ../secrets.txt}",
-     "web.yaml:8:30: spec.files[0].source: ../secrets.txt leaves the manifest folder; keep config files inside it"),
+     "web.yaml:8:30: spec.files[0].source: ../secrets.txt leaves the manifest folder; keep it inside"),
     ("  - {path: /etc/a, source: /etc/passwd}",
      "web.yaml:8:30: spec.files[0].source: '/etc/passwd' is not valid; a path relative to the manifest folder, such "
      "as config/app.yaml"),

@@ -105,7 +105,7 @@ def test_all_problems_reported_at_once_with_locations():
     ("image: a\nreplicas: -1", "web.yaml:7:13: spec.replicas: -1 is less than the minimum 0"),
     ("image: a\nPorts: []", "web.yaml:7:3: spec.Ports: unknown key; did you mean 'ports'?"),
     ("image: a\nmounts: []", "web.yaml:7:3: spec.mounts: unknown key; allowed here: command, env, files, healthCheck, "
-                             "image, init, ports, replicas, resources, restart, stopGracePeriod, update, volumes"),
+                             "image, init, ports, replicas, resources, restart, secrets, stopGracePeriod, update, volumes"),
     ("replicas: 1", "web.yaml:6:3: spec: missing required key 'image'"),
     ("image: a\nports: [{containerPort: 80, hostport: 8080}]",
      "web.yaml:7:31: spec.ports[0].hostport: unknown key; did you mean 'hostPort'?"),

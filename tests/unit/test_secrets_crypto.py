@@ -32,12 +32,12 @@ def identities(path: str) -> Identities:
     (NIX_KEY, NIX_FILE, "nested.test.file", "another value"),
 ])
 def test_sops_files_written_by_sops_read_as_sops_reads_them(key, file, path, value):
-    document = read_sops((FIXTURES / file).read_bytes(), identities(key), file)
+    document, _ = read_sops((FIXTURES / file).read_bytes(), identities(key), file)
     assert lookup(document, path, file) == value
 
 
 def test_lists_and_missing_keys():
-    document = read_sops((FIXTURES / NIX_FILE).read_bytes(), identities(NIX_KEY), "secrets.yaml")
+    document, _ = read_sops((FIXTURES / NIX_FILE).read_bytes(), identities(NIX_KEY), "secrets.yaml")
     assert document["a_list"] == ["e1", "e3"]
     with pytest.raises(SecretError, match="secrets.yaml has no key nested.nope"):
         lookup(document, "nested.nope", "secrets.yaml")
