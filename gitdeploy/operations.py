@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Callable
 
 from gitdeploy.apply import Progress, apply_plan
 from gitdeploy.core.history import Event, History, RevisionEvent
-from gitdeploy.core.model import DesiredState, ServiceSpec
+from gitdeploy.core.model import DesiredState, ServiceSpec, uncovered_volume_paths
 from gitdeploy.core.observed import ObservedState
-from gitdeploy.core.plan import Plan, ServiceAction, plan as make_plan
+from gitdeploy.core.plan import Plan, ServiceAction, StartReplica, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
 from gitdeploy.core.revert import revert_plan, what_ran_before
 from gitdeploy.core.status import ServiceStatus, VolumeState, VolumeStatus, service_statuses, volume_statuses
@@ -85,7 +85,20 @@ def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_fai
     if the_plan.in_sync:
         return the_plan  # the common, unattended case: one listing, no history needed
     history = History(engine.read_history(desired.project))
-    return make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed)
+    return _with_image_volumes(make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed),
+                               engine)
+
+
+def _with_image_volumes(the_plan: Plan, engine: Engine) -> Plan:
+    """Says, for each service that starts replicas, which paths its image declares VOLUME that no mount
+    covers: each slot keeps its own volume there, handed to the replica that replaces it."""
+    services = []
+    for service in the_plan.services:
+        if service.spec is not None and any(isinstance(step, StartReplica) for step in service.steps):
+            paths = uncovered_volume_paths(engine.image_volume_paths(service.spec.image), service.spec)
+            service = replace(service, image_volumes=paths)
+        services.append(service)
+    return replace(the_plan, services=tuple(services))
 
 
 def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: bool = False,

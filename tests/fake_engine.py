@@ -97,6 +97,7 @@ class FakeEngine:
     volumes: dict[str, ObservedVolume] = field(default_factory=dict)   # engine name -> volume
     reachable: bool = True            # False: a remote engine, whose replicas' addresses this machine cannot reach
     starts: int = 0
+    image_volumes: dict[str, tuple[str, ...]] = field(default_factory=dict)   # image -> its VOLUME paths
     secret_files: dict[tuple[str, str, str], dict[str, bytes]] = field(default_factory=dict)  # (project, service, hash)
 
     def __post_init__(self) -> None:
@@ -111,6 +112,9 @@ class FakeEngine:
 
     def ensure_network(self, project: str) -> None:
         self.log.append(f"network {project}")
+
+    def image_volume_paths(self, image: str) -> tuple[str, ...]:
+        return self.image_volumes.get(image, ())
 
     def cpu_count(self) -> int:
         return 2

@@ -367,6 +367,12 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
     )
 
 
+def uncovered_volume_paths(declared: tuple[str, ...], spec: ServiceSpec) -> tuple[str, ...]:
+    """Of the paths an image declares as VOLUME, those no mount of the spec covers (kept per slot)."""
+    covered = {m.path.rstrip("/") or "/" for m in spec.mounts}
+    return tuple(sorted(p for p in declared if (p.rstrip("/") or "/") not in covered))
+
+
 def _string_pairs(mapping: dict | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(key), _scalar_text(value)) for key, value in (mapping or {}).items()))
 

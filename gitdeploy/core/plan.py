@@ -74,6 +74,7 @@ class ServicePlan:
     revision: int = 0                 # revision number of spec's template (0: history not read)
     pinned: RevisionEvent | None = None   # `gitdeploy rollback` pinned the service to this revision
     held: RevisionEvent | None = None     # HELD: the earlier failure of this revision
+    image_volumes: tuple[str, ...] = ()   # paths the image declares VOLUME, no mount covers: kept per slot
 
     @property
     def steps(self) -> tuple[Step, ...]:

@@ -17,7 +17,8 @@ from gitdeploy import __version__
 from gitdeploy.core import labels as L
 from gitdeploy.core.defaults import default
 from gitdeploy.core.history import Event, RevisionEvent
-from gitdeploy.core.model import CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec, template_intact
+from gitdeploy.core.model import (CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec, template_intact,
+                                  uncovered_volume_paths)
 from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.core.units import parse_duration
@@ -172,6 +173,18 @@ class DockerEngine:
             except docker.errors.NotFound:
                 return None
 
+    def image_volume_paths(self, image: str) -> tuple[str, ...]:
+        import docker.errors
+
+        if image not in self._image_volumes:   # one inspect per image and run, not per replica
+            with translated_errors(f"inspecting image {image}"):
+                try:
+                    config = self._api.inspect_image(image).get("Config") or {}
+                except docker.errors.ImageNotFound:
+                    return ()
+            self._image_volumes[image] = tuple(sorted(config.get("Volumes") or ()))
+        return self._image_volumes[image]
+
     def _implicit_mounts(self, project: str, spec: ServiceSpec, slot: int) -> list:
         """One volume per slot for each path the image declares as VOLUME and no mount covers.
 
@@ -182,14 +195,8 @@ class DockerEngine:
         """
         from docker.types import Mount as EngineMount
 
-        if spec.image not in self._image_volumes:   # one inspect per image and run, not per replica
-            with translated_errors(f"inspecting image {spec.image}"):
-                config = self._api.inspect_image(spec.image).get("Config") or {}
-            self._image_volumes[spec.image] = tuple(config.get("Volumes") or ())
-        declared = self._image_volumes[spec.image]
-        covered = {m.path.rstrip("/") or "/" for m in spec.mounts}
         mounts = []
-        for path in sorted(p for p in declared if (p.rstrip("/") or "/") not in covered):
+        for path in uncovered_volume_paths(self.image_volume_paths(spec.image), spec):
             name = L.implicit_volume_name(project, spec.name, slot, path)
             if self._volume(name) is None:
                 with translated_errors(f"creating volume {name}"):

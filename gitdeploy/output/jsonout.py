@@ -50,6 +50,7 @@ def _service_plan(service: ServicePlan) -> dict:
         "desiredReplicas": service.desired_replicas,
         "currentReplicas": service.current_replicas,
         "changes": [{"path": c.path, "kind": c.kind, "description": c.describe()} for c in service.changes],
+        "imageVolumes": list(service.image_volumes),
         "steps": [
             {"do": "remove", "replica": step.replica.name, "reason": step.reason}
             if isinstance(step, RemoveReplica) else

@@ -49,6 +49,9 @@ def plan(revision: Revision, the_plan: Plan) -> None:
         if service.held is not None:
             out.print(f"      revision {service.held.revision} failed and was rolled back; not retried until the "
                       "manifest changes (--retry-failed to try again)")
+        for path in service.image_volumes:
+            out.print(f"      {shown(path)}: the image's VOLUME, no mount: each slot keeps its own volume there, "
+                      "handed to the replica that replaces it")
         if service.pinned is not None:
             out.print(f"      pinned to revision {service.pinned.revision} by gitdeploy rollback "
                       f"(gitdeploy rollback {shown(service.name)} --clear to follow Git)")

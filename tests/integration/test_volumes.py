@@ -84,6 +84,10 @@ def test_a_path_the_image_declares_as_volume_keeps_its_data_across_an_update(api
         run_in(api, the_replica(api, project)["Id"], "sh", "-c", "echo kept > /state/f")
         repo.service("web", image=image, env={"CHANGED": "1"}, **STOP_FIRST)
         repo.commit("a change that replaces the replica")
+        diff = gitdeploy("diff", "--repo", str(repo.root))
+        assert "/state: the image's VOLUME, no mount: each slot keeps its own volume there" in diff.stdout
+        assert json.loads(gitdeploy("diff", "--repo", str(repo.root), "-o", "json").stdout)["services"][0][
+            "imageVolumes"] == ["/state"]
         assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
         assert run_in(api, the_replica(api, project)["Id"], "cat", "/state/f") == "kept"
         assert len(volumes_of(api, project)) == 1
