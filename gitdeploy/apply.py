@@ -22,6 +22,7 @@ from typing import Callable
 from gitdeploy.core.history import Event, History, RevisionEvent
 from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan, StartReplica
 from gitdeploy.core.results import Outcome, ServiceResult, SyncResult
+from gitdeploy.core.revert import previous_revision
 from gitdeploy.engine.base import Engine, ReadSecrets
 from gitdeploy.errors import GitDeployError, SecretError, Unsatisfiable
 from gitdeploy.rollout import Failure, Interrupt, Rollout, RolloutReport, Runtime
@@ -56,12 +57,13 @@ class _Execution:
 
     def run(self) -> SyncResult:
         plan = self.plan
-        self.deliver_secrets()   # first: a missing or wrong age key stops the run before any change
         if plan.in_sync:
+            deliver_secrets(plan, self.engine, self.secrets)   # restores files a reboot took; reads nothing else
             return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
         # A HELD service without work surfaces through _untouched as rolled back; with work (kept on the
         # revision that ran before) it is rolled out and still reported as held (see result()).
         _preflight(plan, self.engine)
+        deliver_secrets(plan, self.engine, self.secrets)   # a missing or wrong age key stops the run here
         if plan.needs_network:
             self.engine.ensure_network(plan.project)
         self.engine.ensure_volumes(plan.project, plan.volumes_needed())
@@ -76,19 +78,6 @@ class _Execution:
             self.engine.forget_history(plan.project, History(self.engine.read_history(plan.project)).expired())
         return SyncResult(plan.project, plan.commit,
                           tuple(results.get(s.name) or _untouched(s) for s in plan.services))
-
-    def deliver_secrets(self) -> None:
-        """The secrets of every service that runs (or is about to run) a template with secrets, as committed
-        at the commit of that template. Read only where the engine lacks them: after a reboot or a change."""
-        for service in self.plan.services:
-            spec = service.spec
-            if spec is None or not spec.secrets or not spec.replicas or \
-                    (service.action is ServiceAction.HELD and not service.work):
-                continue
-            if self.secrets is None:
-                raise SecretError(f"service {spec.name} has secrets, but this run cannot read them")
-            self.engine.deliver_secrets(self.plan.project, spec,
-                                        lambda read=self.secrets, commit=service.commit, spec=spec: read(commit, spec))
 
     def cancelled(self) -> str | None:
         return f"{self.first_failure} failed (--atomic)" if self.atomic and self.first_failure else None
@@ -134,6 +123,28 @@ class _Execution:
                                  f"{_held_message(service)}; repaired: {message}", service.held.message)
         return ServiceResult(service.name, service.action, report.outcome, message,
                              failure.detail if failure else "", abandoned=abandoned)
+
+
+def deliver_secrets(plan: Plan, engine: Engine, secrets: ReadSecrets | None) -> None:
+    """Hands the engine the secrets of every service that runs (or is about to run) a template with
+    secrets, read from Git at the commit of that template, only where the engine lacks them (a change,
+    a reboot). Also, best effort, those of the revision that runs before an update: a rollout that
+    fails goes back to it, and after a reboot its files are gone too. Raises SecretError."""
+    for service in plan.services:
+        spec = service.spec
+        if spec is None or not spec.secrets or not spec.replicas or \
+                (service.action is ServiceAction.HELD and not service.work):
+            continue
+        if secrets is None:
+            raise SecretError(f"service {spec.name} has secrets, but this run cannot read them")
+        engine.deliver_secrets(plan.project, spec, lambda commit=service.commit, spec=spec: secrets(commit, spec))
+        before = previous_revision(service) if service.work else None
+        if before is not None and before.spec is not None and before.spec.secrets:
+            try:
+                engine.deliver_secrets(plan.project, before.spec,
+                                       lambda commit=before.commit, spec=before.spec: secrets(commit, spec))
+            except GitDeployError:
+                pass   # its replicas may still have theirs; if the rollout must go back and cannot, it says so
 
 
 def _preflight(plan: Plan, engine: Engine) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from gitdeploy.apply import Progress, apply_plan
+from gitdeploy.apply import Progress, apply_plan, deliver_secrets
 from gitdeploy.core.history import Event, History, RevisionEvent
 from gitdeploy.core.model import DesiredState, ServiceSpec, uncovered_volume_paths
 from gitdeploy.core.observed import ObservedState
@@ -242,9 +242,10 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
         if target is None:
             raise NotFound(f"service '{service}' has no revision {to}", hint=f"see `gitdeploy history {service}`")
     pin = target.pinned(spec.template_hash(), time.time(), f"gitdeploy rollback {service} --to {target.revision}")
-    engine.append_history(desired.project, pin)
     full = make_plan(desired, observed, history=History(past.events + (pin,)))
     one = Plan(full.project, full.commit, tuple(s for s in full.services if s.name == service))
+    deliver_secrets(one, engine, secrets)   # before the pin: a secret that cannot be read changes nothing
+    engine.append_history(desired.project, pin)
     result = apply_plan(one, engine, progress=progress, runtime=runtime, stop_requested=stop_requested,
                         secrets=secrets)
     if result.result is not RunOutcome.APPLIED and not one.in_sync:
@@ -269,6 +270,22 @@ def _declared(desired: DesiredState, service: str) -> ServiceSpec:
         raise NotFound(f"no service '{service}' in project {desired.project} at commit {desired.commit[:12]}",
                        hint="give the name of a declared service (gitdeploy status lists them)")
     return spec
+
+
+def logs(desired: DesiredState, engine: Engine, service: str, tail: int = 100,
+         follow: bool = False) -> Iterator[tuple[str, str]]:
+    """(replica, line) of the output of every replica of `service` (a declared one, or one still running
+    though no longer declared), replicas by slot; the replica is shown as SERVICE-SLOT, as compose does."""
+    replicas = sorted(engine.observe(desired.project).of_service(service), key=lambda r: (r.slot, r.name))
+    if not replicas and desired.service(service) is None:
+        from gitdeploy.manifests.schema import did_you_mean
+
+        known = [s.name for s in desired.services]
+        raise NotFound(f"no service '{service}' in project {desired.project}{did_you_mean(service, known)}",
+                       hint="give the name of a service (gitdeploy status lists them)")
+    shown = {r.name: f"{r.service}-{r.slot}" if r.slot > 0 else r.name for r in replicas}
+    for name, line in engine.logs(tuple(shown), tail, follow):
+        yield shown[name], line
 
 
 def unlock(desired: DesiredState, engine: Engine):

@@ -196,6 +196,10 @@ class FakeEngine:
     def replica_logs(self, name: str, lines: int = 20) -> str:
         return f"log of {name}"
 
+    def logs(self, names, tail: int, follow: bool):
+        for name in names:
+            yield from ((name, line) for line in self.replica_logs(name, tail).splitlines())
+
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
         return tuple(self.events)
 

@@ -8,6 +8,7 @@ import typer
 from gitdeploy import __version__
 from gitdeploy.cli.diff import diff
 from gitdeploy.cli.history import history
+from gitdeploy.cli.logs import logs
 from gitdeploy.cli.rollback import rollback
 from gitdeploy.cli.status import status
 from gitdeploy.cli.sync import sync
@@ -30,6 +31,7 @@ app.command()(sync)
 app.command()(status)
 app.command()(history)
 app.command()(rollback)
+app.command()(logs)
 app.command()(watch)
 app.command()(unlock)
 

@@ -17,5 +17,8 @@ def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file:
                       decryption=Decryption.IF_KEY)
     with command.loaded() as (revision, desired):
         pass
+    unopened = any(s.secrets for s in desired.services) and not command.keyring.available
     command.say(jsonout.validation(revision, desired),
-                f"{text.header(revision, desired.project)}: {len(desired.services)} services, valid.")
+                f"{text.header(revision, desired.project)}: {len(desired.services)} services, valid."
+                + (" Secrets not decrypted (no age key): their files were checked, not their content." if unopened
+                   else ""))

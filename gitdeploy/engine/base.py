@@ -6,7 +6,7 @@ Every method raises only `GitDeployError` subclasses.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import ServiceSpec, VolumeSpec
@@ -77,6 +77,10 @@ class Engine(Protocol):
 
     def replica_logs(self, name: str, lines: int = 20) -> str:
         """The last lines of a replica's output, for failure reports."""
+
+    def logs(self, names: tuple[str, ...], tail: int, follow: bool) -> Iterator[tuple[str, str]]:
+        """(replica name, line) of each replica's output: the last `tail` lines of each, then, with
+        `follow`, new lines as they come (from all replicas at once) until every replica stops."""
 
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
         """Every revision event recorded for the project on this engine."""

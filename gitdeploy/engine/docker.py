@@ -381,6 +381,44 @@ class DockerEngine:
 
     # -- one run at a time ---------------------------------------------------
 
+    def logs(self, names: tuple[str, ...], tail: int, follow: bool) -> Iterator[tuple[str, str]]:
+        import queue
+        import threading
+
+        if not follow:
+            for name in names:
+                with translated_errors(f"reading logs of {name}"):
+                    text = self._api.logs(name, tail=tail).decode(errors="replace")
+                yield from ((name, line) for line in text.splitlines())
+            return
+        lines: queue.Queue = queue.Queue()
+
+        def pump(name: str) -> None:   # one thread per replica: the engine streams each separately
+            try:
+                with translated_errors(f"reading logs of {name}"):
+                    pending = b""
+                    for chunk in self._api.logs(name, tail=tail, stream=True, follow=True):
+                        pending += chunk
+                        *whole, pending = pending.split(b"\n")
+                        for line in whole:
+                            lines.put((name, line.decode(errors="replace")))
+                    if pending:
+                        lines.put((name, pending.decode(errors="replace")))
+            except EngineError as exc:
+                lines.put((name, f"(gitdeploy: {exc.message})"))
+            finally:
+                lines.put(None)
+
+        for name in names:
+            threading.Thread(target=pump, args=(name,), daemon=True, name=f"logs-{name}").start()
+        running = len(names)
+        while running:
+            item = lines.get()
+            if item is None:
+                running -= 1
+            else:
+                yield item
+
     @contextmanager
     def lock(self, project: str, timeout: float = 0.0) -> Iterator[None]:
         from gitdeploy.engine.docker_lock import EngineLock

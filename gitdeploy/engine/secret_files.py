@@ -65,10 +65,9 @@ class SecretFiles:
 
     def has_project(self, project: str) -> bool:
         """Whether the project has secret folders here; never fails (a project without secrets asks too)."""
-        try:
-            return (self._root or _chosen_root()).joinpath(project).is_dir()
-        except SecretError:
-            return False
+        roots = [self._root] if self._root else \
+            [Path(os.environ[ROOT_ENV])] if os.environ.get(ROOT_ENV) else default_roots()
+        return any((root / project).is_dir() for root in roots)
 
     def folder(self, project: str, service: str, template_hash: str) -> Path:
         return self.root / project / f"{service}-{template_hash}"
@@ -98,8 +97,10 @@ class SecretFiles:
         for folder in project_folder.iterdir():
             if folder.name not in in_use:
                 shutil.rmtree(folder, ignore_errors=True)
-        if not any(project_folder.iterdir()):
+        try:
             project_folder.rmdir()
+        except OSError:
+            pass   # not empty: a replica still uses a folder (or another run just wrote one)
 
 
 def _write(folder: Path, secret: SecretFile, plaintext: bytes) -> None:
@@ -108,7 +109,9 @@ def _write(folder: Path, secret: SecretFile, plaintext: bytes) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(plaintext)
             os.fchmod(handle.fileno(), secret.mode)
-            if (secret.uid, secret.gid) != (os.geteuid(), os.getegid()):
+            # Not root and owner left at its default: the file stays the running user's (rootless engines).
+            defaults = (secret.uid, secret.gid) == (0, 0) and os.geteuid() != 0
+            if (secret.uid, secret.gid) != (os.geteuid(), os.getegid()) and not defaults:
                 os.fchown(handle.fileno(), secret.uid, secret.gid)
         os.replace(temporary, folder / secret.name)
     except PermissionError:
@@ -128,17 +131,30 @@ def _chosen_root() -> Path:
             raise SecretError(f"{ROOT_ENV}={chosen} is on {file_system_of(root) or 'an unknown file system'}, not in "
                               "memory; refusing to write secrets to disk", hint="point it at a tmpfs folder")
         return root
-    root = next((r for r in default_roots() if file_system_of(r) in _IN_MEMORY), None)
-    if root is None:
-        raise SecretError("no memory file system (tmpfs) for secret files: neither /run nor /dev/shm is one",
-                          hint=f"set {ROOT_ENV} to a folder on a tmpfs")
-    return root
+    for root in default_roots():
+        if root.is_dir() and file_system_of(root) in _IN_MEMORY:
+            return root
+    for root in default_roots():
+        if file_system_of(root) in _IN_MEMORY:
+            try:
+                root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError:
+                continue   # not ours to create (a user's /run/user/UID without a session): the next one
+            return root
+    raise SecretError("no memory file system (tmpfs) for secret files: neither /run nor /dev/shm is one",
+                      hint=f"set {ROOT_ENV} to a folder on a tmpfs")
 
 
 def _checked_root() -> Path:
     """The root folder: in memory, a real folder (no link) owned by us and closed to everyone else."""
     root = _chosen_root()
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SecretError(f"cannot make the secrets folder {root}: {exc.strerror}",
+                          hint=f"set {ROOT_ENV} to a tmpfs folder you may write") from None
+    if file_system_of(root) not in _IN_MEMORY:   # again, now that it exists: nothing changed under us
+        raise SecretError(f"{root} is not in memory; refusing to write secrets to disk")
     status = root.lstat()
     if root.is_symlink() or status.st_uid != os.geteuid() or status.st_mode & 0o077:
         raise SecretError(f"{root} is not a folder of this user's that only it can read; refusing to put secrets "

@@ -73,11 +73,8 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
                            entry.get("key", ""))
 
     specs = sorted((build_service(d, engine_names, read, digest) for d in services), key=lambda s: s.name)
-    warnings = shared_volume_warnings(services)
-    if open_secret is None and any(s.secrets for s in specs):
-        warnings.append("secrets were not decrypted (no age key given): their files were checked, not their content")
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
-                        warnings=tuple(warnings))
+                        warnings=tuple(shared_volume_warnings(services)))
 
 
 def empty_project(root: str, commit: str) -> SourceError:

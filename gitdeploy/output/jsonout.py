@@ -16,8 +16,11 @@ from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.core.revision import Revision
 
 
-def emit(document: dict) -> None:
-    sys.stdout.write(dumps(document, indent=2) + "\n")
+def emit(document: dict, *, one_line: bool = False) -> None:
+    """One document on stdout; `one_line` for a stream of them (one JSON object per line, flushed)."""
+    sys.stdout.write(dumps(document, indent=None if one_line else 2) + "\n")
+    if one_line:
+        sys.stdout.flush()
 
 
 def dumps(document: dict, indent: int | None = None) -> str:

@@ -30,7 +30,7 @@ class CommittedSecrets:
                 raise SecretError(f"secret {secret.name} of service {spec.name}: no file {where} at commit "
                                   f"{commit[:12]}, where that revision comes from")
             opened = self.keyring.open(secret.name, where, data, secret.key)
-            if secret.digest and opened.digest != secret.digest:
+            if opened.digest != secret.digest:   # "" (made without a key) never matches
                 raise SecretError(f"secret {secret.name} ({where}) at commit {commit[:12]} is not the content "
                                   f"service {spec.name}'s revision was made with (its age key differs?)")
             plaintexts[secret.name] = opened.plaintext

@@ -109,12 +109,15 @@ def _decrypt_value(text: str, key: bytes, aad: bytes, what: str, where: str):
         raise SecretError(f"{what}: {where} does not decrypt (the file was tampered with, or its key is "
                           "wrong)") from None
     kind = match["type"]
-    if kind == "str" or kind == "comment":
-        return plain.decode("utf-8")
-    if kind == "int":
-        return int(plain)
-    if kind == "float":
-        return float(plain)
+    try:   # the type is not authenticated: a value edited to another type must fail without showing itself
+        if kind == "str" or kind == "comment":
+            return plain.decode("utf-8")
+        if kind == "int":
+            return int(plain)
+        if kind == "float":
+            return float(plain)
+    except (ValueError, UnicodeDecodeError):
+        raise SecretError(f"{what}: {where} is not a valid {kind} (the file was tampered with)") from None
     if kind == "bool":
         return plain.lower() == b"true"
     return plain   # bytes

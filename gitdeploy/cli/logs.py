@@ -1,0 +1,40 @@
+"""`gitdeploy logs`: the output of every replica of a service, prefixed by replica."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitdeploy.cli.command import Command, Decryption
+from gitdeploy.cli.engine import docker_engine
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.errors import ExitCode
+
+
+def logs(service: Annotated[str, typer.Argument(help="The service whose replicas' output to show.")],
+         tail: Annotated[int, typer.Option("--tail", "-n", envvar="GITDEPLOY_TAIL", min=0,
+                                           help="Lines from the end of each replica's output.")] = 100,
+         follow: Annotated[bool, typer.Option("--follow", "-f", envvar="GITDEPLOY_FOLLOW",
+                                              help="Keep printing new lines until Ctrl-C (or every replica stops).")] = False,
+         repo: Repo = ".", ref: Ref = None, path: Path = None,
+         output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """Print the output of every replica of SERVICE, each line prefixed by its replica (SERVICE-SLOT), as
+    `docker compose logs` does. With -o json, one JSON object per line: {"replica": ..., "line": ...}.
+    Exit 0; 1 for an unknown service; 130 when --follow is stopped by Ctrl-C."""
+    from gitdeploy import operations
+    from gitdeploy.output import jsonout, text
+
+    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    out = text.console.stdout()
+    with command.loaded() as (revision, desired):
+        lines = operations.logs(desired, docker_engine(), service, tail, follow)
+        try:
+            for replica, line in lines:
+                if command.json:
+                    jsonout.emit({"project": desired.project, "service": service, "replica": replica, "line": line},
+                                 one_line=True)
+                else:
+                    out.print(f"[cyan]{text.shown(replica)}[/] | {text.shown(line)}", highlight=False)
+                    out.file.flush()   # --follow into a pipe: each line as it comes
+        except KeyboardInterrupt:
+            command.exit(ExitCode.INTERRUPTED)
