@@ -73,27 +73,29 @@ def template_changes(old: dict, new: dict) -> tuple[FieldChange, ...]:
     return tuple(found[k] for k in sorted(found))
 
 
-def _file_changes(old, new) -> list[FieldChange]:
-    """Config files compared by path: added, removed, or their content (or mode) changed."""
-    before = {f.get("path"): f for f in old or () if isinstance(f, dict)}
-    after = {f.get("path"): f for f in new or () if isinstance(f, dict)}
+def _listed_changes(field: str, key: str, old, new, shown) -> list[FieldChange]:
+    """A list of entries compared by `key` (files by path, secrets by name): added, removed, or changed,
+    each change showing `shown(entry)` of both sides."""
+    before = {e.get(key): e for e in old or () if isinstance(e, dict)}
+    after = {e.get(key): e for e in new or () if isinstance(e, dict)}
     changes = []
-    for path in sorted(set(before) | set(after), key=str):
-        was, now = before.get(path), after.get(path)
+    for name in sorted(set(before) | set(after), key=str):
+        was, now = before.get(name), after.get(name)
         if was == now:
             continue
         kind = "added" if was is None else "removed" if now is None else "changed"
-        changes.append(FieldChange(f"files.{path}", _text(was), _text(now), kind))
+        changes.append(FieldChange(f"{field}.{name}", shown(was), shown(now), kind))
     return changes
+
+
+def _file_changes(old, new) -> list[FieldChange]:
+    """Config files compared by path: added, removed, or their content (or mode) changed."""
+    return _listed_changes("files", "path", old, new, _text)
 
 
 def _secret_changes(old, new) -> list[FieldChange]:
     """Secrets compared by name; what they hold (even its digest) is not part of the change."""
-    before = {s.get("name"): s for s in old or () if isinstance(s, dict)}
-    after = {s.get("name"): s for s in new or () if isinstance(s, dict)}
-    return [FieldChange(f"secrets.{name}", None, None,
-                        "added" if name not in before else "removed" if name not in after else "changed")
-            for name in sorted(set(before) | set(after), key=str) if before.get(name) != after.get(name)]
+    return _listed_changes("secrets", "name", old, new, lambda entry: None)
 
 
 def _text(entry: dict | None) -> str | None:

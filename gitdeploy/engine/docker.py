@@ -379,8 +379,6 @@ class DockerEngine:
             except docker.errors.NotFound:
                 return ""   # gone already: a failure report without its log tail
 
-    # -- one run at a time ---------------------------------------------------
-
     def logs(self, names: tuple[str, ...], tail: int, follow: bool) -> Iterator[tuple[str, str]]:
         import queue
         import threading
@@ -418,6 +416,8 @@ class DockerEngine:
                 running -= 1
             else:
                 yield item
+
+    # -- one run at a time ---------------------------------------------------
 
     @contextmanager
     def lock(self, project: str, timeout: float = 0.0) -> Iterator[None]:

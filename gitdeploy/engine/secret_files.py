@@ -65,9 +65,7 @@ class SecretFiles:
 
     def has_project(self, project: str) -> bool:
         """Whether the project has secret folders here; never fails (a project without secrets asks too)."""
-        roots = [self._root] if self._root else \
-            [Path(os.environ[ROOT_ENV])] if os.environ.get(ROOT_ENV) else default_roots()
-        return any((root / project).is_dir() for root in roots)
+        return any((root / project).is_dir() for root in ([self._root] if self._root else _candidate_roots()))
 
     def folder(self, project: str, service: str, template_hash: str) -> Path:
         return self.root / project / f"{service}-{template_hash}"
@@ -123,18 +121,24 @@ def _write(folder: Path, secret: SecretFile, plaintext: bytes) -> None:
         raise
 
 
-def _chosen_root() -> Path:
+def _candidate_roots() -> list[Path]:
+    """GITDEPLOY_SECRETS_DIR when set, else the default roots, in order of preference."""
     chosen = os.environ.get(ROOT_ENV)
-    if chosen:
-        root = Path(chosen)
+    return [Path(chosen)] if chosen else default_roots()
+
+
+def _chosen_root() -> Path:
+    candidates = _candidate_roots()
+    if os.environ.get(ROOT_ENV):
+        root = candidates[0]
         if file_system_of(root) not in _IN_MEMORY:
-            raise SecretError(f"{ROOT_ENV}={chosen} is on {file_system_of(root) or 'an unknown file system'}, not in "
+            raise SecretError(f"{ROOT_ENV}={root} is on {file_system_of(root) or 'an unknown file system'}, not in "
                               "memory; refusing to write secrets to disk", hint="point it at a tmpfs folder")
         return root
-    for root in default_roots():
+    for root in candidates:
         if root.is_dir() and file_system_of(root) in _IN_MEMORY:
             return root
-    for root in default_roots():
+    for root in candidates:
         if file_system_of(root) in _IN_MEMORY:
             try:
                 root.mkdir(mode=0o700, parents=True, exist_ok=True)
