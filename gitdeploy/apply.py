@@ -3,28 +3,34 @@
 Every plan runs here: a forward sync, a manual rollback's pinned plan, and the
 revert of `sync --atomic`; a rollout's own automatic rollback runs a revert
 plan through the same `Rollout` (rollout.py). Each service with work is one
-health-gated rollout; services are rolled independently, in parallel on a small
-thread pool (threads only wait on the engine's API). One that fails (a missing
-image, a replica that never gets healthy) is reported and the others still
-converge. A failure leaves no debris: what the engine cannot do (an image it
-cannot get, more CPUs than it has) stops the run before its first change, and
-a failed rollout is rolled back by the rollout itself.
+health-gated rollout, each job that runs one `JobRun` (job_run.py). They go in
+dependency order (core/order.py), on a small thread pool (threads only wait on
+the engine's API): each starts once what it depends on has converged, so
+independent branches proceed at the same time. One that fails (a missing
+image, a replica that never gets healthy, a job that exits non-zero) is
+reported, what depends on it is left untouched (`blocked by` it), and the
+others still converge. A failure leaves no debris: what the engine cannot do
+(an image it cannot get, more CPUs than it has) stops the run before its first
+change, and a failed rollout is rolled back by the rollout itself.
 
-What the history remembers of each rollout is recorded here, in one place.
+What the history remembers of each rollout and job run is recorded here, in one place.
 """
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable
 
+from gitdeploy.core import order
 from gitdeploy.core.history import Event, History, RevisionEvent
-from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan, StartReplica
+from gitdeploy.core.jobs import JobPlan
+from gitdeploy.core.plan import Plan, ServiceAction, ServicePlan, Unit
 from gitdeploy.core.results import Outcome, ServiceResult, SyncResult
 from gitdeploy.core.revert import previous_revision
 from gitdeploy.engine.base import Engine, ReadSecrets
 from gitdeploy.errors import GitDeployError, SecretError, Unsatisfiable
+from gitdeploy.job_run import JobReport, JobRun
 from gitdeploy.rollout import Failure, Interrupt, Rollout, RolloutReport, Runtime
 
 Progress = Callable[[str, str], None]   # (service, message)
@@ -59,7 +65,7 @@ class _Execution:
         plan = self.plan
         if plan.in_sync:
             deliver_secrets(plan, self.engine, self.secrets)   # restores files a reboot took; reads nothing else
-            return SyncResult(plan.project, plan.commit, tuple(_untouched(s) for s in plan.services))
+            return SyncResult(plan.project, plan.commit, tuple(_untouched(u) for u in plan.units))
         # A HELD service without work surfaces through _untouched as rolled back; with work (kept on the
         # revision that ran before) it is rolled out and still reported as held (see result()).
         _preflight(plan, self.engine)
@@ -67,17 +73,60 @@ class _Execution:
         if plan.needs_network:
             self.engine.ensure_network(plan.project)
         self.engine.ensure_volumes(plan.project, plan.volumes_needed())
-        results: dict[str, ServiceResult] = {}
-        with ThreadPoolExecutor(max_workers=self.runtime.services_at_once, thread_name_prefix="gitdeploy-apply") as pool:
-            futures = {service.name: pool.submit(self.roll_out, service) for service in plan.services if service.work}
-            for name, future in futures.items():
-                results[name] = future.result()
+        results = self.in_order()
         self.engine.forget_secrets(plan.project)
         if self.recorded:
             # History is bounded: what it holds (env values included) does not pile up forever.
             self.engine.forget_history(plan.project, History(self.engine.read_history(plan.project)).expired())
-        return SyncResult(plan.project, plan.commit,
-                          tuple(results.get(s.name) or _untouched(s) for s in plan.services))
+        return SyncResult(plan.project, plan.commit, tuple(results[u.name] for u in plan.units))
+
+    def in_order(self) -> dict[str, ServiceResult]:
+        """Every unit's result, each started once all it waits for has finished (core/order.py).
+
+        A unit whose dependency failed is not touched: with work, it is reported
+        blocked; without, it stays unchanged but passes the block on to its own
+        dependents. A removal is never blocked, only ordered (dependents first).
+        """
+        units = {u.name: u for u in self.plan.units}
+        waiting = order.waits(self.plan.units)
+        results: dict[str, ServiceResult] = {}
+        passed_on: dict[str, str] = {}   # unchanged, but a dependency of it failed: which one
+        pending, running = set(units), {}
+
+        def failed(name: str) -> str:
+            """The failed unit that `name` stands for, if it did not converge; "" if it did."""
+            result = results[name]
+            if result.outcome is Outcome.BLOCKED:
+                return result.blocked_by
+            return name if result.outcome.went_wrong else passed_on.get(name, "")
+
+        with ThreadPoolExecutor(max_workers=self.runtime.services_at_once, thread_name_prefix="gitdeploy-apply") as pool:
+            while pending or running:
+                ready = sorted(n for n in pending if not any(d in pending or d in running.values()
+                                                             for d in waiting[n]))
+                for name in ready:
+                    pending.discard(name)
+                    unit = units[name]
+                    culprit = next((f for f in map(failed, waiting[name]) if f), "") \
+                        if unit.action is not ServiceAction.REMOVE else ""
+                    if not unit.work:
+                        results[name] = _untouched(unit)
+                        if culprit:
+                            passed_on[name] = culprit
+                    elif culprit:
+                        self.report(name, f"not changed: blocked by {culprit}")
+                        results[name] = ServiceResult(name, unit.action, Outcome.BLOCKED,
+                                                      f"blocked by {culprit}: not changed in this run",
+                                                      blocked_by=culprit)
+                    else:
+                        work = self.run_job if isinstance(unit, JobPlan) else self.roll_out
+                        running[pool.submit(work, unit)] = name
+                if ready:
+                    continue   # what finished without work may free others at once
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    results[running.pop(future)] = future.result()
+        return results
 
     def cancelled(self) -> str | None:
         return f"{self.first_failure} failed (--atomic)" if self.atomic and self.first_failure else None
@@ -125,6 +174,31 @@ class _Execution:
                              failure.detail if failure else "", abandoned=abandoned)
 
 
+    def run_job(self, job: JobPlan) -> ServiceResult:
+        stop = self.stop_requested() or self.cancelled()
+        if stop:
+            return ServiceResult(job.name, job.action, Outcome.FAILED, f"not started: {stop}", abandoned=True)
+        try:
+            report = JobRun(self.plan.project, job, self.engine, lambda m: self.report(job.name, m), self.runtime,
+                            stop_requested=self.stop_requested).run()
+        except GitDeployError as exc:   # the engine refused something: not the job's own failure
+            self.report(job.name, f"failed: {exc.message}")
+            report = JobReport(Outcome.FAILED, exc.message, abandoned=True)
+        message = report.message
+        if not report.abandoned and job.spec is not None:
+            event = Event.SUCCEEDED if report.outcome is Outcome.APPLIED else Event.FAILED
+            self.engine.append_history(self.plan.project, RevisionEvent.of_rollout(
+                job.spec.run, job.revision, event, job.commit, time.time(), message, report.exit_code,
+                report.duration))
+            self.recorded = True
+        if report.outcome is not Outcome.APPLIED:
+            with self.lock:
+                self.first_failure = self.first_failure or job.name
+            if job.revision and not report.abandoned:
+                message = f"revision {job.revision}: {message}"
+        return ServiceResult(job.name, job.action, report.outcome, message, report.detail, abandoned=report.abandoned)
+
+
 def deliver_secrets(plan: Plan, engine: Engine, secrets: ReadSecrets | None) -> None:
     """Hands the engine the secrets of every service that runs (or is about to run) a template with
     secrets, read from Git at the commit of that template, only where the engine lacks them (a change,
@@ -145,25 +219,32 @@ def deliver_secrets(plan: Plan, engine: Engine, secrets: ReadSecrets | None) -> 
                                        lambda commit=before.commit, spec=before.spec: secrets(commit, spec))
             except GitDeployError:
                 pass   # its replicas may still have theirs; if the rollout must go back and cannot, it says so
+    for job in plan.jobs:
+        if job.action is ServiceAction.RUN and job.spec.run.secrets:
+            if secrets is None:
+                raise SecretError(f"job {job.name} has secrets, but this run cannot read them")
+            engine.deliver_secrets(plan.project, job.spec.run,
+                                   lambda commit=job.commit, spec=job.spec.run: secrets(commit, spec))
 
 
 def _preflight(plan: Plan, engine: Engine) -> None:
     """What would otherwise fail half-way, checked before the first change: nothing is removed or
     replaced unless every image the plan starts is on the engine (or pullable under --pull) and the
     engine has the CPUs a replica is limited to. Raises with every problem found."""
-    starting = [s.spec for s in plan.services
-                if s.spec is not None and any(isinstance(step, StartReplica) for step in s.steps)]
+    starting = plan.starting()
+    jobs = {j.name for j in plan.jobs}
+    kind = {spec.name: "job" if spec.name in jobs else "service" for spec in starting}
     problems: list[str] = []
     for image in sorted({spec.image for spec in starting}):
         try:
             engine.ensure_image(image)
         except GitDeployError as exc:
-            users = ", ".join(spec.name for spec in starting if spec.image == image)
-            problems.append(f"{exc.message} (service {users})")
+            users = [spec.name for spec in starting if spec.image == image]
+            problems.append(f"{exc.message} ({kind[users[0]]} {', '.join(users)})")
     greedy = [spec for spec in starting if spec.cpus is not None]
     if greedy:
         available = engine.cpu_count()
-        problems += [f"service {spec.name} is limited to {spec.cpus:g} CPUs but the engine has {available}"
+        problems += [f"{kind[spec.name]} {spec.name} is limited to {spec.cpus:g} CPUs but the engine has {available}"
                      for spec in greedy if spec.cpus > available]
     problems += engine.volume_problems(plan.project, plan.volumes_needed())
     probed = [spec.name for spec in starting if spec.health is not None and spec.health.kind.probed_by_gitdeploy]
@@ -201,10 +282,20 @@ def _held_message(service: ServicePlan) -> str:
             "manifest changes (or run with --retry-failed)")
 
 
-def _untouched(service: ServicePlan) -> ServiceResult:
+def _untouched(service: Unit) -> ServiceResult:
+    if isinstance(service, JobPlan):
+        return _untouched_job(service)
     if service.action is ServiceAction.HELD and service.held is not None:
         return ServiceResult(service.name, service.action, Outcome.ROLLED_BACK, _held_message(service),
                              service.held.message)
     if service.action is ServiceAction.ORPHANED:
         return ServiceResult(service.name, service.action, Outcome.KEPT, "no longer declared; kept (pruning is off)")
     return ServiceResult(service.name, service.action, Outcome.UNCHANGED)
+
+
+def _untouched_job(job: JobPlan) -> ServiceResult:
+    if job.action is ServiceAction.HELD:   # its failed run stands: it (and what depends on it) did not converge
+        return ServiceResult(job.name, job.action, Outcome.FAILED, job.reason)
+    if job.action is ServiceAction.ORPHANED:
+        return ServiceResult(job.name, job.action, Outcome.KEPT, job.reason)
+    return ServiceResult(job.name, job.action, Outcome.UNCHANGED, job.reason)

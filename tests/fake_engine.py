@@ -39,6 +39,9 @@ DIES_IN_MONITOR: Behaviour = [(0.0, ReplicaProbe("running", health="starting")),
 NEVER_READY: Behaviour = [(0.0, ReplicaProbe("running", health="starting"))]
 # No health check at all: running is all there is.
 RUNS: Behaviour = [(0.0, ReplicaProbe("running"))]
+# A job's run: exits 0 after 2 s; or 1 after 1 s.
+JOB_SUCCEEDS: Behaviour = [(0.0, ReplicaProbe("running")), (2.0, ReplicaProbe("exited", exit_code=0))]
+JOB_FAILS: Behaviour = [(0.0, ReplicaProbe("running")), (1.0, ReplicaProbe("exited", exit_code=1))]
 
 
 class FakeClock:
@@ -72,12 +75,16 @@ class FakeReplica:
     spec: ServiceSpec
     commit: str
     started_at: float
+    job: bool = False
 
     def observed(self, probe: ReplicaProbe) -> ObservedReplica:
         status = "Up (unhealthy)" if probe.health == "unhealthy" else "Up"
+        if probe.state == "exited":
+            status = f"Exited ({probe.exit_code}) 1 second ago"
         return ObservedReplica(self.name, self.name, self.service, self.slot, self.spec.template_hash(),
                                self.spec.template_json(), self.commit, self.spec.image, probe.state, status,
-                               volumes=tuple(sorted(m.source for m in self.spec.mounts if m.kind.value == "volume")))
+                               volumes=tuple(sorted(m.source for m in self.spec.mounts if m.kind.value == "volume")),
+                               depends_on=self.spec.depends_on, created=self.started_at)
 
 
 @dataclass
@@ -107,8 +114,9 @@ class FakeEngine:
 
     def observe(self, project: str) -> ObservedState:
         with self._lock:
-            return ObservedState(project, tuple(r.observed(self._probe(r)) for r in self.replicas.values()
-                                                if r.project == project))
+            mine = [r for r in self.replicas.values() if r.project == project]
+            return ObservedState(project, tuple(r.observed(self._probe(r)) for r in mine if not r.job),
+                                 tuple(r.observed(self._probe(r)) for r in mine if r.job))
 
     def ensure_network(self, project: str) -> None:
         self.log.append(f"network {project}")
@@ -158,6 +166,23 @@ class FakeEngine:
         if self.on_start:
             self.on_start(name)
         return name
+
+    def run_job(self, project: str, commit: str, spec: ServiceSpec) -> str:
+        with self._lock:
+            name = L.job_run_name(project, spec.name, spec.template_hash())
+            if name in self.replicas:
+                raise EngineError(f"creating job run {name}: Conflict. The container name is already in use")
+            self.replicas[name] = FakeReplica(name, project, spec.name, 0, spec, commit, self.clock(), job=True)
+            self.log.append(f"run {name}")
+        if self.on_start:
+            self.on_start(name)
+        return name
+
+    def kill_job(self, name: str) -> None:
+        with self._lock:
+            self.log.append(f"kill {name}")
+            if self._probe(self.replicas[name]).state != "exited":
+                self.replica_behaviours[name] = [(0.0, ReplicaProbe("exited", exit_code=137))]
 
     def deliver_secrets(self, project: str, spec: ServiceSpec, read) -> None:
         folder = (project, spec.name, spec.template_hash())

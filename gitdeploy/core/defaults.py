@@ -16,6 +16,7 @@ from importlib import resources
 
 SERVICE_SCHEMA = "service.v1.schema.json"
 VOLUME_SCHEMA = "volume.v1.schema.json"
+JOB_SCHEMA = "job.v1.schema.json"     # its own fields only; the rest it shares with the service schema
 
 
 @cache

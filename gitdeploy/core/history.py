@@ -25,6 +25,20 @@ class Event(str, Enum):
     ROLLED_BACK = "rolled-back"   # this revision failed its rollout and was rolled back (or paused)
     PINNED = "pinned"             # `gitdeploy rollback` pinned the service to this revision
     UNPINNED = "unpinned"         # the pin was cleared (by the user, or because Git moved on)
+    SUCCEEDED = "succeeded"       # a job's run exited 0
+    FAILED = "failed"             # a job's run failed (every attempt): not run again until its template changes
+
+    @property
+    def is_outcome(self) -> bool:
+        """What a rollout or a job's run ended in (not a pin)."""
+        return self in _OUTCOMES
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (Event.ROLLED_BACK, Event.FAILED)
+
+
+_OUTCOMES = frozenset({Event.DEPLOYED, Event.ROLLED_BACK, Event.SUCCEEDED, Event.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +53,18 @@ class RevisionEvent:
     at: float                   # seconds since the epoch
     message: str = ""
     git_hash: str = ""          # PINNED: the template hash Git declared when the pin was made
+    exit_code: int | None = None   # a job's run: how its (last) container exited; None if it never did
+    duration: float | None = None  # a job's run: seconds from its first start to its end
 
     # Every event is made by one of these three, so its fields are filled the same way everywhere.
 
     @classmethod
     def of_rollout(cls, spec: ServiceSpec, revision: int, event: Event, commit: str, at: float,
-                   message: str) -> "RevisionEvent":
-        """A rollout of `spec` (revision `revision`) was deployed or rolled back."""
+                   message: str, exit_code: int | None = None, duration: float | None = None) -> "RevisionEvent":
+        """A rollout of `spec` (revision `revision`) was deployed or rolled back; or a job's run, whose
+        `spec` is the job's run template, succeeded or failed."""
         return cls(spec.name, revision, event, spec.template_hash(), spec.template_json(), commit, spec.image, at,
-                   redact(message))
+                   redact(message), exit_code=exit_code, duration=duration)
 
     def pinned(self, git_hash: str, at: float, message: str) -> "RevisionEvent":
         """This revision, pinned by `gitdeploy rollback` while Git declares the template `git_hash`."""
@@ -70,17 +87,19 @@ class History:
 
     def revision_of(self, service: str, template_hash: str) -> int:
         """The revision number of a template: its earlier number, or the next free one."""
-        known = [e.revision for e in self.of(service) if e.template_hash == template_hash
-                 and e.event in (Event.DEPLOYED, Event.ROLLED_BACK)]
+        known = [e.revision for e in self.of(service) if e.template_hash == template_hash and e.event.is_outcome]
         if known:
             return known[-1]
         return max((e.revision for e in self.of(service)), default=0) + 1
 
     def failed(self, service: str, template_hash: str) -> RevisionEvent | None:
-        """The rolled-back event of this template, unless it was deployed successfully since."""
-        outcomes = [e for e in self.of(service) if e.template_hash == template_hash
-                    and e.event in (Event.DEPLOYED, Event.ROLLED_BACK)]
-        return outcomes[-1] if outcomes and outcomes[-1].event is Event.ROLLED_BACK else None
+        """The rolled-back (or, of a job, failed) event of this template, unless it succeeded since."""
+        outcomes = [e for e in self.of(service) if e.template_hash == template_hash and e.event.is_outcome]
+        return outcomes[-1] if outcomes and outcomes[-1].event.is_failure else None
+
+    def last_run(self, job: str) -> RevisionEvent | None:
+        """A job's latest run (succeeded or failed), whatever its template."""
+        return next((e for e in reversed(self.of(job)) if e.event in (Event.SUCCEEDED, Event.FAILED)), None)
 
     def pin(self, service: str, git_hash: str) -> RevisionEvent | None:
         """The service's pin, if one is in force and Git still declares what it declared when pinned."""

@@ -13,12 +13,15 @@ TEMPLATE_HASH = PREFIX + "template-hash"  # hash of the canonical replica templa
 TEMPLATE = PREFIX + "template"         # the canonical template itself, JSON (for field-level diffs)
 COMMIT = PREFIX + "commit"             # the commit the replica was created from
 MANAGED_BY = PREFIX + "managed-by"
-KIND = PREFIX + "kind"                 # on history records: "history"
+KIND = PREFIX + "kind"                 # on history records: "history"; on a job's run: "job"
+DEPENDS_ON = PREFIX + "depends-on"     # on replicas and job runs: what they depended on, comma-separated
+                                       # (read to remove dependents first once nothing declares them)
 VOLUME = PREFIX + "volume"             # on volumes: the Volume's name (or, on an implicit one, the path it holds)
 IMPLICIT = PREFIX + "implicit-volume"  # on a volume kept per slot for an image's VOLUME path: the path
 # History records carry these too (see engine/docker.py: append_history).
-REVISION, EVENT, AT, IMAGE, MESSAGE, GIT_HASH = (
-    PREFIX + name for name in ("revision", "event", "at", "image", "message", "git-hash"))
+REVISION, EVENT, AT, IMAGE, MESSAGE, GIT_HASH, EXIT_CODE, DURATION = (
+    PREFIX + name for name in ("revision", "event", "at", "image", "message", "git-hash", "exit-code", "duration"))
+JOB_KIND = "job"
 # The lock carries LOCK=<project>, deliberately not PROJECT: it is no replica.
 LOCK = PREFIX + "lock"
 LOCK_ID = PREFIX + "lock-id"
@@ -38,6 +41,11 @@ def replica_name(project: str, service: str, slot: int, template_hash: str) -> s
     # project or service name, so (project, service) pairs never share a name
     # ("a-b" + "web" and "a" + "b-web"); slot and hash are read from the right.
     return f"{project}_{service}-{slot}-{template_hash[:7]}"
+
+
+def job_run_name(project: str, job: str, template_hash: str) -> str:
+    """A job's run: one container at a time per job (the previous run's goes before the next starts)."""
+    return f"{project}_{job}-run-{template_hash[:7]}"
 
 
 # A replica is created under its name plus this suffix, and renamed to its name

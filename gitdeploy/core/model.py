@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 
-from gitdeploy.core.defaults import default, default_of_volume
+from gitdeploy.core.defaults import JOB_SCHEMA, default, default_of_volume
 from gitdeploy.core.units import format_duration, format_memory, parse_cpus, parse_duration, parse_memory
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
@@ -286,6 +286,7 @@ class ServiceSpec:
     secret_env: tuple[tuple[str, str], ...] = ()   # sorted; environment variable -> the secret it holds
     health: HealthCheck | None = None              # None: the image's HEALTHCHECK, if any
     update: UpdatePolicy = UpdatePolicy()
+    depends_on: tuple[str, ...] = ()               # services and jobs converged before this one changes
     source: str = field(default="", compare=False)  # "web.yaml:3", where it was declared
 
     def template(self) -> dict:
@@ -315,6 +316,39 @@ class ServiceSpec:
         return hash_of_template(self.template_json())
 
 
+JOB_RESTART = "no"   # a job's container runs once: exit 0 is success, anything else a failure
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A Job document: one container run to completion, once per template.
+
+    `run` is what one run is, as a one-replica service that is never restarted:
+    its template (image, command, env, mounts, files, secrets, resources) is
+    hashed like a service's, and a new hash is what makes the job run again.
+    `timeout` and `retries` are not in the template: changing them runs nothing.
+    """
+
+    run: ServiceSpec
+    timeout: float = parse_duration(default("timeout", JOB_SCHEMA))   # seconds; the run is killed past it
+    retries: int = default("retries", JOB_SCHEMA)                     # extra attempts after a failed one
+
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return self.run.depends_on
+
+    @property
+    def source(self) -> str:
+        return self.run.source
+
+    def template_hash(self) -> str:
+        return self.run.template_hash()
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredState:
     """Everything the manifests at one commit ask for."""
@@ -324,12 +358,17 @@ class DesiredState:
     services: tuple[ServiceSpec, ...]   # sorted by name
     volumes: tuple[VolumeSpec, ...] = ()   # sorted by name
     warnings: tuple[str, ...] = ()         # things valid but probably unwanted (shown, never fatal)
+    jobs: tuple[JobSpec, ...] = ()         # sorted by name; names shared with no service
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((s for s in self.services if s.name == name), None)
 
+    def job(self, name: str) -> JobSpec | None:
+        return next((j for j in self.jobs if j.name == name), None)
 
-def spec_from_template(name: str, replicas: int, template: dict, update: UpdatePolicy, source: str = "") -> ServiceSpec:
+
+def spec_from_template(name: str, replicas: int, template: dict, update: UpdatePolicy, source: str = "",
+                       depends_on: tuple[str, ...] = ()) -> ServiceSpec:
     """The one conversion from a dict to a spec: the inverse of `ServiceSpec.template()`.
 
     It reads a template label (to restore a previous revision on rollback: the
@@ -363,6 +402,7 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
         secrets=tuple(SecretFile.from_canonical(s) for s in template.get("secrets") or ()),
         health=HealthCheck.from_canonical(template["healthCheck"]) if template.get("healthCheck") else None,
         update=update,
+        depends_on=depends_on,
         source=source,
     )
 

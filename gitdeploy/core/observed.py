@@ -5,6 +5,7 @@ need, so no per-container inspect). Nothing here does I/O.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gitdeploy.core.labels import is_pending
@@ -25,6 +26,8 @@ class ObservedReplica:
     status: str = ""          # the engine's human text, e.g. "Up 3 minutes (healthy)"
     networks: tuple[str, ...] | None = None   # networks it is attached to; None: not known
     volumes: tuple[str, ...] = ()             # engine volumes it mounts
+    depends_on: tuple[str, ...] = ()          # what it depended on when it was made (label)
+    created: float = 0.0                      # seconds since the epoch
 
     @property
     def recognised(self) -> bool:
@@ -48,6 +51,16 @@ class ObservedReplica:
         # The listing carries the engine's health verdict in its status text.
         return self.status.endswith("(unhealthy)")
 
+    @property
+    def exit_code(self) -> int | None:
+        """How an exited container ended, from the listing's status text ("Exited (1) 3 minutes ago");
+        None while it has not exited."""
+        found = _EXITED.match(self.status) if self.state == "exited" else None
+        return int(found.group(1)) if found else None
+
+
+_EXITED = re.compile(r"Exited \((-?\d+)\)")
+
 
 @dataclass(frozen=True, slots=True)
 class ObservedVolume:
@@ -63,9 +76,17 @@ class ObservedVolume:
 class ObservedState:
     project: str
     replicas: tuple[ObservedReplica, ...]
+    runs: tuple[ObservedReplica, ...] = ()   # jobs' kept containers (`service` is the job's name, slot 0)
 
     def of_service(self, service: str) -> tuple[ObservedReplica, ...]:
         return tuple(r for r in self.replicas if r.service == service)
 
     def service_names(self) -> tuple[str, ...]:
         return tuple(sorted({r.service for r in self.replicas}))
+
+    def of_job(self, job: str) -> tuple[ObservedReplica, ...]:
+        """The job's kept run containers, newest first (one, unless a run was interrupted)."""
+        return tuple(sorted((r for r in self.runs if r.service == job), key=lambda r: -r.created))
+
+    def job_names(self) -> tuple[str, ...]:
+        return tuple(sorted({r.service for r in self.runs}))

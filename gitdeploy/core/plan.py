@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
-from enum import Enum
 
+from gitdeploy.core.actions import ServiceAction
 from gitdeploy.core.changes import FieldChange, template_changes
 from gitdeploy.core.history import History, RevisionEvent
+from gitdeploy.core.jobs import JobPlan, plan_job, plan_undeclared_job
 from gitdeploy.core.labels import network_name
 from gitdeploy.core.model import DesiredState, FailureAction, MountKind, ServiceSpec, VolumeSpec, spec_from_template
 from gitdeploy.core.observed import ObservedReplica, ObservedState
@@ -23,17 +24,6 @@ from gitdeploy.core.observed import ObservedReplica, ObservedState
 
 UNRECOGNISED = "unrecognised: its template label is damaged"
 UNCONFIRMED = "never passed its checks (a run was interrupted)"
-
-
-class ServiceAction(str, Enum):
-    CREATE = "create"        # declared, nothing runs yet
-    UPDATE = "update"        # the template changed: replicas are replaced
-    SCALE = "scale"          # only the replica count differs
-    REPAIR = "repair"        # same template and count, but a replica is stopped, duplicated or misplaced
-    REMOVE = "remove"        # no longer declared: pruned
-    ORPHANED = "orphaned"    # no longer declared, kept because pruning is off
-    HELD = "held"            # this revision failed and was rolled back before: not retried
-    UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +65,14 @@ class ServicePlan:
     pinned: RevisionEvent | None = None   # `gitdeploy rollback` pinned the service to this revision
     held: RevisionEvent | None = None     # HELD: the earlier failure of this revision
     image_volumes: tuple[str, ...] = ()   # paths the image declares VOLUME, no mount covers: kept per slot
+    depends_on: tuple[str, ...] = ()      # as declared; of a service no longer declared, as its replicas' label says
 
     @property
     def steps(self) -> tuple[Step, ...]:
         return tuple(step for w in self.work for step in w.steps)
+
+
+Unit = ServicePlan | JobPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +81,33 @@ class Plan:
     commit: str
     services: tuple[ServicePlan, ...]   # sorted by name
     volumes: tuple[VolumeSpec, ...] = ()   # the project's declared volumes, made before a replica mounts one
+    jobs: tuple[JobPlan, ...] = ()         # sorted by name
+
+    @property
+    def units(self) -> tuple[Unit, ...]:
+        """Every service and job, each by a name no other shares."""
+        return self.services + self.jobs
+
+    def starting(self) -> tuple[ServiceSpec, ...]:
+        """The specs this plan starts containers of: services' new replicas, and jobs' runs."""
+        return tuple(s.spec for s in self.services if s.spec is not None
+                     and any(isinstance(step, StartReplica) for step in s.steps)) + \
+            tuple(j.spec.run for j in self.jobs if j.action is ServiceAction.RUN)
 
     def volumes_needed(self) -> tuple[VolumeSpec, ...]:
-        """The declared volumes that replicas this plan starts will mount."""
-        mounted = {m.source for s in self.services if s.spec is not None
-                   and any(isinstance(step, StartReplica) for step in s.steps)
-                   for m in s.spec.mounts if m.kind is MountKind.VOLUME}
+        """The declared volumes that replicas (and job runs) this plan starts will mount."""
+        mounted = {m.source for spec in self.starting() for m in spec.mounts if m.kind is MountKind.VOLUME}
         return tuple(v for v in self.volumes if v.engine_name in mounted)
 
     @property
     def in_sync(self) -> bool:
         """Nothing to do, nothing held back, nothing pinned away from what Git declares."""
-        return all(not s.work and s.action is not ServiceAction.HELD and s.pinned is None for s in self.services)
+        return all(not s.work and s.action is not ServiceAction.HELD and s.pinned is None for s in self.services) \
+            and all(not j.work and j.action is not ServiceAction.HELD for j in self.jobs)
 
     @property
     def needs_network(self) -> bool:
-        return any(isinstance(step, StartReplica) for s in self.services for step in s.steps)
+        return bool(self.starting())
 
 
 def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
@@ -110,13 +115,18 @@ def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
     """The plan. Without `history` (not read yet) pins, failed revisions and
     revision numbers are unknown; callers read it whenever there is work."""
     network = network_name(desired.project)
-    services = [_with_history(spec, observed.of_service(spec.name), desired.commit, history, retry_failed, network)
+    services = [replace(_with_history(spec, observed.of_service(spec.name), desired.commit, history, retry_failed,
+                                      network), depends_on=spec.depends_on)
                 for spec in desired.services]
     declared = {s.name for s in desired.services}
     for name in observed.service_names():
         if name not in declared:
             services.append(_plan_undeclared(name, observed.of_service(name), prune))
-    return Plan(desired.project, desired.commit, tuple(sorted(services, key=lambda s: s.name)), desired.volumes)
+    jobs = [plan_job(job, observed.of_job(job.name), desired.commit, history, retry_failed) for job in desired.jobs]
+    jobs += [plan_undeclared_job(name, observed.of_job(name), prune) for name in observed.job_names()
+             if desired.job(name) is None]
+    return Plan(desired.project, desired.commit, tuple(sorted(services, key=lambda s: s.name)), desired.volumes,
+                tuple(sorted(jobs, key=lambda j: j.name)))
 
 
 def _with_history(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str,
@@ -170,12 +180,13 @@ def _spec_of(event: RevisionEvent, declared: ServiceSpec) -> ServiceSpec | None:
 
 def _plan_undeclared(name: str, replicas: tuple[ObservedReplica, ...], prune: bool) -> ServicePlan:
     current = len({r.slot for r in replicas})
+    depends_on = tuple(sorted({d for r in replicas for d in r.depends_on}))
     if not prune:
-        return ServicePlan(name, ServiceAction.ORPHANED, 0, current, (), (), None)
+        return ServicePlan(name, ServiceAction.ORPHANED, 0, current, (), (), None, depends_on=depends_on)
     work = tuple(
         SlotWork(r.slot, (RemoveReplica(r, "service no longer declared"),)) for r in _ordered(replicas)
     )
-    return ServicePlan(name, ServiceAction.REMOVE, 0, current, (), work, None)
+    return ServicePlan(name, ServiceAction.REMOVE, 0, current, (), work, None, depends_on=depends_on)
 
 
 def _plan_service(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], commit: str,

@@ -21,6 +21,7 @@ class Outcome(str, Enum):
     ROLLED_BACK = "rolled_back"   # the new revision failed; the previous one runs again
     FAILED = "failed"             # includes a paused rollout
     KEPT = "kept"                 # orphaned and not pruned
+    BLOCKED = "blocked"           # not touched: something it depends on failed (the run's outcome is that one's)
 
     @property
     def went_wrong(self) -> bool:
@@ -43,19 +44,22 @@ _RUN_OUTCOME_OF = ((Outcome.FAILED, RunOutcome.FAILED), (Outcome.ROLLED_BACK, Ru
 
 @dataclass(frozen=True, slots=True)
 class ServiceResult:
+    """What happened to one service, or one job (action RUN, or a job's HELD, REMOVE...)."""
+
     name: str
     action: ServiceAction
     outcome: Outcome
     message: str = ""
-    detail: str = ""              # health-check output and log tail of a failed replica
+    detail: str = ""              # health-check output and log tail of a failed replica; a job's exit code and output
     abandoned: bool = False       # given up for another reason (newer commit, --atomic), not proven bad
+    blocked_by: str = ""          # BLOCKED: the dependency that failed
 
 
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     project: str
     commit: str
-    services: tuple[ServiceResult, ...]
+    services: tuple[ServiceResult, ...]   # the plan's services, then its jobs (Plan.units)
 
     @property
     def result(self) -> RunOutcome:

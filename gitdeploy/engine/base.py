@@ -66,6 +66,13 @@ class Engine(Protocol):
     def start_replica(self, project: str, commit: str, spec: ServiceSpec, slot: int) -> str:
         """Create and start one replica, unconfirmed; return its name. Leaves nothing behind on failure."""
 
+    def run_job(self, project: str, commit: str, spec: ServiceSpec) -> str:
+        """Create and start one run of a job (`spec` is its run template); return the container's name.
+        Leaves nothing behind on failure. The container is kept after it exits, for its logs."""
+
+    def kill_job(self, name: str) -> None:
+        """Kill a job's run at once (SIGKILL): it ran past its timeout. Nothing if it has ended already."""
+
     def confirm_replica(self, name: str) -> str:
         """Mark a replica started by `start_replica` as having passed its checks; return its new name."""
 

@@ -91,7 +91,10 @@ class DockerEngine:
         else:
             with translated_errors("listing containers"):
                 rows = self._api.containers(all=True, filters=label_filter)
-        return ObservedState(project, tuple(sorted((_replica(row) for row in rows), key=lambda r: r.name)))
+        found = sorted(((_replica(row), (row.get("Labels") or {}).get(L.KIND) == L.JOB_KIND) for row in rows),
+                       key=lambda pair: pair[0].name)
+        return ObservedState(project, tuple(r for r, is_run in found if not is_run),
+                             tuple(r for r, is_run in found if is_run))
 
     def replicas_reachable(self) -> bool:
         # Replicas' bridge addresses are routable only on the engine's own machine.
@@ -273,20 +276,40 @@ class DockerEngine:
                 )
 
     def start_replica(self, project: str, commit: str, spec: ServiceSpec, slot: int) -> str:
+        name = L.replica_name(project, spec.name, slot, spec.template_hash()) + L.PENDING
+        # The service name resolves to every replica (DNS round-robin); name-slot reaches one replica.
+        return self._create_started(project, commit, spec, name, slot, {L.SLOT: str(slot)},
+                                    aliases=[spec.name, f"{spec.name}-{slot}"], hostname=f"{spec.name}-{slot}")
+
+    def run_job(self, project: str, commit: str, spec: ServiceSpec) -> str:
+        name = L.job_run_name(project, spec.name, spec.template_hash())
+        return self._create_started(project, commit, spec, name, 0, {L.KIND: L.JOB_KIND}, aliases=[],
+                                    hostname=spec.name)
+
+    def kill_job(self, name: str) -> None:
+        import docker.errors
+
+        with translated_errors(f"killing job run {name}"):
+            try:
+                self._api.kill(name)
+            except docker.errors.APIError as exc:
+                if exc.status_code not in (404, 409):   # gone, or not running any more: it ended anyway
+                    raise
+
+    def _create_started(self, project: str, commit: str, spec: ServiceSpec, name: str, slot: int,
+                        extra_labels: dict[str, str], aliases: list[str], hostname: str) -> str:
+        """Creates and starts one container of `spec` on the project network; leaves nothing behind on failure."""
         self._still_locked()
         api, network = self._api, L.network_name(project)
-        template_hash = spec.template_hash()
-        name = L.replica_name(project, spec.name, slot, template_hash) + L.PENDING
         secret_mounts, secret_env = self._secret_mounts(project, spec)
         labels = dict(spec.labels) | {
             L.PROJECT: project,
             L.SERVICE: spec.name,
-            L.SLOT: str(slot),
-            L.TEMPLATE_HASH: template_hash,
+            L.TEMPLATE_HASH: spec.template_hash(),
             L.TEMPLATE: spec.template_json(),
             L.COMMIT: commit,
             L.MANAGED_BY: f"gitdeploy/{__version__}",
-        }
+        } | ({L.DEPENDS_ON: ",".join(spec.depends_on)} if spec.depends_on else {}) | extra_labels
         host_config = api.create_host_config(
             port_bindings={
                 f"{p.container_port}/{p.protocol}": (p.host_ip, p.host_port) if p.host_ip else p.host_port
@@ -300,9 +323,7 @@ class DockerEngine:
             mounts=[_engine_mount(m) for m in spec.mounts] + self._implicit_mounts(project, spec, slot) + secret_mounts,
         )
         networking = api.create_networking_config({
-            # The service name resolves to every replica (DNS round-robin);
-            # name-slot reaches one replica.
-            network: api.create_endpoint_config(aliases=[spec.name, f"{spec.name}-{slot}"]),
+            network: api.create_endpoint_config(aliases=aliases or None),
         })
         with translated_errors(f"creating replica {name}"):
             created = api.create_container(
@@ -311,7 +332,7 @@ class DockerEngine:
                 environment=dict(spec.env) | secret_env,
                 labels=labels,
                 name=name,
-                hostname=f"{spec.name}-{slot}",
+                hostname=hostname,
                 ports=[(p.container_port, p.protocol) for p in spec.ports],
                 host_config=host_config,
                 networking_config=networking,
@@ -553,6 +574,8 @@ def _replica(row: dict) -> ObservedReplica:
         status=row.get("Status", ""),
         networks=tuple(sorted(((row.get("NetworkSettings") or {}).get("Networks") or {}))),
         volumes=tuple(sorted(m["Name"] for m in row.get("Mounts") or () if m.get("Type") == "volume" and m.get("Name"))),
+        depends_on=tuple(name for name in labels.get(L.DEPENDS_ON, "").split(",") if name),
+        created=float(row.get("Created") or 0),
     )
 
 

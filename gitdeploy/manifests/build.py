@@ -7,11 +7,15 @@ engine's labels and from the cache.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from gitdeploy.core.defaults import default, default_of_volume
 from gitdeploy.core.labels import volume_name
-from gitdeploy.core.model import ConfigFile, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
+from gitdeploy.core.defaults import JOB_SCHEMA
+from gitdeploy.core.model import (JOB_RESTART, ConfigFile, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec,
+                                  spec_from_template)
+from gitdeploy.core.units import parse_duration
 from gitdeploy.manifests.yamldoc import Document
 
 
@@ -32,7 +36,17 @@ def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[s
                       "secrets": [dict(s) | {"digest": digest(s)} for s in spec.get("secrets") or ()]},
         UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed_host_port),
         source=f"{doc.file}:{doc.line}",
+        depends_on=tuple(str(name) for name in spec.get("dependsOn") or ()),
     )
+
+
+def build_job(doc: Document, volume_names: dict[str, str], read: Callable[[str], bytes],
+              digest: Callable[[dict], str]) -> JobSpec:
+    """A Job: its spec read as a one-replica service that never restarts, plus timeout and retries."""
+    spec = doc.body["spec"]
+    run = replace(build_service(doc, volume_names, read, digest), replicas=1, restart=JOB_RESTART)
+    return JobSpec(run, parse_duration(spec.get("timeout", default("timeout", JOB_SCHEMA))),
+                   int(spec.get("retries", default("retries", JOB_SCHEMA))))
 
 
 def build_volume(doc: Document, project: str) -> VolumeSpec:

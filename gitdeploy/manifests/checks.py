@@ -228,8 +228,81 @@ def _timing_problems(doc: Document, spec) -> list[Problem]:
     return problems
 
 
+MAX_JOB_TIMEOUT = 24 * 3600.0   # seconds
+
+
+def job_problems(doc: Document) -> list[Problem]:
+    """A Job's rules beyond its schema (and the Service's checks it shares)."""
+    timeout = doc.body["spec"].get("timeout")
+    if timeout is not None and parse_duration(timeout) > MAX_JOB_TIMEOUT:
+        return [doc.problem(["spec", "timeout"], "spec.timeout: at most 24h")]
+    if timeout is not None and parse_duration(timeout) <= 0:
+        return [doc.problem(["spec", "timeout"], "spec.timeout: must be more than 0s")]
+    return []
+
+
+def dependency_problems(docs: list[Document]) -> list[Problem]:
+    """`dependsOn` names a Service or Job of the project, not its own, and no two wait for each other."""
+    problems: list[Problem] = []
+    names = {doc.body["metadata"]["name"]: doc for doc in docs}
+    edges: dict[str, list[tuple[str, Problem]]] = {}   # name -> (dependency, where it is written)
+    for doc in docs:
+        name = doc.body["metadata"]["name"]
+        for index, dependency in enumerate(doc.body["spec"].get("dependsOn") or []):
+            where, at = ["spec", "dependsOn", index], f"spec.dependsOn[{index}]"
+            if dependency == name:
+                problems.append(doc.problem(where, f"{at}: {name} depends on itself; remove it"))
+            elif dependency not in names:
+                guess = did_you_mean(dependency, sorted(names)) or f"; this project has: {', '.join(sorted(names))}"
+                problems.append(doc.problem(where, f"{at}: no Service or Job '{dependency}' in this project{guess}"))
+            elif names[name] is doc:
+                edges.setdefault(name, []).append((dependency, doc.problem(where, "")))
+    for members in _cycles({name: [d for d, _ in found] for name, found in edges.items()}):
+        written = [(name, dependency, where) for name in members for dependency, where in edges[name]
+                   if dependency in members]
+        first = written[0][2]
+        problems.append(Problem(first.file, first.line, first.column, (
+            f"spec.dependsOn: {', '.join(members)} wait for each other in a cycle: "
+            + ", ".join(f"{name} → {dep} ({at.file}:{at.line})" for name, dep, at in written)
+            + "; remove one of these dependencies")))
+    return problems
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The groups of names that depend on each other (strongly connected components of two or more),
+    each sorted, by Tarjan's algorithm."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(name: str) -> None:
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        for dependency in graph.get(name, ()):
+            if dependency not in index:
+                visit(dependency)
+                low[name] = min(low[name], low[dependency])
+            elif dependency in stack:
+                low[name] = min(low[name], index[dependency])
+        if low[name] == index[name]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == name:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    return sorted(found)
+
+
 def project_problems(docs: list[Document], volumes: list[Document] = ()) -> list[Problem]:
-    """Across all files: unique service and volume names and fixed host ports; volumes that exist."""
+    """Across all files: unique service, job and volume names and fixed host ports; volumes that exist."""
     problems: list[Problem] = _volume_references(docs, volumes)
     names: dict[str, Document] = {}
     host_ports: dict[tuple[str, int, str], tuple[Document, int]] = {}
@@ -237,10 +310,11 @@ def project_problems(docs: list[Document], volumes: list[Document] = ()) -> list
         name = doc.body["metadata"]["name"]
         if name in names:
             first = names[name].problem(["metadata", "name"], "")
+            kind = names[name].body["kind"].lower()
             problems.append(doc.problem(
                 ["metadata", "name"],
-                f"metadata.name: service '{name}' is already declared at {first.file}:{first.line}:{first.column}; "
-                "service names must be unique in a project",
+                f"metadata.name: {kind} '{name}' is already declared at {first.file}:{first.line}:{first.column}; "
+                "service and job names must be unique in a project",
             ))
         else:
             names[name] = doc

@@ -6,14 +6,17 @@ from typing import Callable
 
 from gitdeploy.core.model import DesiredState
 from gitdeploy.errors import ManifestError, Problem, SourceError
-from gitdeploy.manifests.build import build_service, build_volume
-from gitdeploy.manifests.checks import document_problems, project_problems, shared_volume_warnings, volume_problems
-from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, did_you_mean, schema_problems
+from gitdeploy.manifests.build import build_job, build_service, build_volume
+from gitdeploy.manifests.checks import (dependency_problems, document_problems, job_problems, project_problems,
+                                       shared_volume_warnings, volume_problems)
+from gitdeploy.manifests.schema import (JOB_SCHEMA, PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, did_you_mean,
+                                       schema_problems)
 from gitdeploy.manifests.yamldoc import Document, parse
 from gitdeploy.core.revision import MANIFEST_SUFFIXES, MAX_DATA_FILE, Revision, SourceTree
 
 PROJECT_FILE = "gitdeploy.yaml"
-KINDS = ("Service", "Volume")
+KINDS = ("Service", "Job", "Volume")
+_SCHEMA_OF = {"Service": SERVICE_SCHEMA, "Job": JOB_SCHEMA, "Volume": VOLUME_SCHEMA}
 # Opens one secret: (name, path in the repository, file content, SOPS key) -> the digest of its plaintext.
 OpenSecret = Callable[[str, str, bytes, str], str]
 
@@ -34,6 +37,7 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
     problems: list[Problem] = []
     project = _project_name(project_file.path, project_file.data, problems)
     services: list[Document] = []
+    jobs: list[Document] = []
     volumes: list[Document] = []
     parsed = [(source, *parse(source.path, source.data)) for source in tree.files
               if source.path != project_path and source.path.endswith(MANIFEST_SUFFIXES)]
@@ -48,17 +52,19 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
         for doc in documents:
             if not _is_manifest(doc, problems):
                 continue
-            is_volume = doc.body.get("kind") == "Volume"
-            found = schema_problems(doc, VOLUME_SCHEMA if is_volume else SERVICE_SCHEMA)
-            found = found or (volume_problems(doc) if is_volume else
-                              document_problems(doc) + _source_problems(doc, revision, contents))
+            kind = doc.body.get("kind")
+            found = schema_problems(doc, _SCHEMA_OF.get(kind, SERVICE_SCHEMA))
+            found = found or (volume_problems(doc) if kind == "Volume" else
+                              document_problems(doc) + _source_problems(doc, revision, contents)
+                              + (job_problems(doc) if kind == "Job" else []))
             problems.extend(found)
             if not found:
-                (volumes if is_volume else services).append(doc)
-    problems.extend(project_problems(services, volumes))
+                {"Volume": volumes, "Job": jobs}.get(kind, services).append(doc)
+    problems.extend(project_problems(services + jobs, volumes))
+    problems.extend(dependency_problems(services + jobs))
     if problems:
         raise ManifestError(problems)
-    if not services and not allow_empty:
+    if not services and not jobs and not allow_empty:
         raise empty_project(revision.root, revision.short_commit)
     volume_specs = tuple(sorted((build_volume(d, project or "") for d in volumes), key=lambda v: v.name))
     engine_names = {v.name: v.engine_name for v in volume_specs}
@@ -73,13 +79,14 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
                            entry.get("key", ""))
 
     specs = sorted((build_service(d, engine_names, read, digest) for d in services), key=lambda s: s.name)
+    job_specs = sorted((build_job(d, engine_names, read, digest) for d in jobs), key=lambda j: j.name)
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
-                        warnings=tuple(shared_volume_warnings(services)))
+                        warnings=tuple(shared_volume_warnings(services)), jobs=tuple(job_specs))
 
 
 def empty_project(root: str, commit: str) -> SourceError:
     return SourceError(
-        f"no Service manifests under {root or 'the repository root'} at commit {commit}",
+        f"no Service or Job manifests under {root or 'the repository root'} at commit {commit}",
         hint="add *.yaml files with `kind: Service`; gitdeploy refuses an empty project rather than prune everything "
              "(to stop a service, set its replicas to 0; to remove them all, --allow-empty)",
     )

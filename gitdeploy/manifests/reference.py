@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from gitdeploy.manifests.schema import PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, load_schema
+from gitdeploy.manifests.schema import JOB_SCHEMA, PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, load_schema
 
 
 def render() -> str:
@@ -21,9 +21,12 @@ def render() -> str:
         "",
     ]
     for name, heading in ((PROJECT_SCHEMA, "`gitdeploy.yaml`"), (SERVICE_SCHEMA, "`kind: Service` (`apiVersion: gitdeploy/v1`)"),
+                          (JOB_SCHEMA, "`kind: Job` (`apiVersion: gitdeploy/v1`)"),
                           (VOLUME_SCHEMA, "`kind: Volume` (`apiVersion: gitdeploy/v1`)")):
         schema = load_schema(name)
-        lines += [f"## {heading}", "", schema["description"], "", f"Schema: `schemas/{name}`", "",
+        shared = load_schema.__wrapped__(name).get("x-shares", {}).get("schema")   # as written, before merging
+        where = f"`schemas/{name}`" + (f", sharing fields with `schemas/{shared}`" if shared else "")
+        lines += [f"## {heading}", "", schema["description"], "", f"Schema: {where}", "",
                   "| key | type | default | required | description |", "| --- | --- | --- | --- | --- |"]
         lines += _rows(schema, "")
         lines.append("")

@@ -19,11 +19,27 @@ from gitdeploy.manifests.yamldoc import Document
 SERVICE_SCHEMA = "service.v1.schema.json"
 PROJECT_SCHEMA = "project.v1.schema.json"
 VOLUME_SCHEMA = "volume.v1.schema.json"
+JOB_SCHEMA = "job.v1.schema.json"
 
 
 @cache
 def load_schema(name: str) -> dict:
-    return json.loads(resources.files("gitdeploy.schemas").joinpath(name).read_text())
+    schema = json.loads(resources.files("gitdeploy.schemas").joinpath(name).read_text())
+    return _with_shared(schema) if "x-shares" in schema else schema
+
+
+def _with_shared(own: dict) -> dict:
+    """A schema that shares fields with another (`x-shares`: the Job shares the Service's metadata and
+    most of its spec), merged: one statement of each shared field, so the two kinds never drift apart."""
+    import copy
+
+    shares = own["x-shares"]
+    base = copy.deepcopy(load_schema(shares["schema"]))
+    spec = base["properties"]["spec"]
+    spec["properties"] = {key: spec["properties"][key] for key in shares["spec"]} | own["properties"]["spec"]["properties"]
+    spec["description"] = own["properties"]["spec"]["description"]
+    base["properties"]["kind"] = own["properties"]["kind"]
+    return base | {key: own[key] for key in ("$id", "title", "description")}
 
 
 @cache

@@ -108,7 +108,7 @@ def test_a_commit_declaring_no_service_is_refused_unless_allowed(repo, tmp_path,
     repo.remove("web")
     repo.commit("all gone")
     for attempt in (1, 2):   # the second time from the cache: still refused
-        with pytest.raises(SourceError, match="no Service manifests under the repository root"):
+        with pytest.raises(SourceError, match="no Service or Job manifests under the repository root"):
             operations.read_desired(operations.Source(str(repo.root)))
     _, desired = operations.read_desired(operations.Source(str(repo.root)), allow_empty=True)
     assert desired.services == () and desired.project == "shop"

@@ -104,7 +104,7 @@ def test_all_problems_reported_at_once_with_locations():
     ("image: a\nreplicas: three", "web.yaml:7:13: spec.replicas: expected an integer, got 'three'"),
     ("image: a\nreplicas: -1", "web.yaml:7:13: spec.replicas: -1 is less than the minimum 0"),
     ("image: a\nPorts: []", "web.yaml:7:3: spec.Ports: unknown key; did you mean 'ports'?"),
-    ("image: a\nmounts: []", "web.yaml:7:3: spec.mounts: unknown key; allowed here: command, env, files, healthCheck, "
+    ("image: a\nmounts: []", "web.yaml:7:3: spec.mounts: unknown key; allowed here: command, dependsOn, env, files, healthCheck, "
                              "image, init, ports, replicas, resources, restart, secrets, stopGracePeriod, update, volumes"),
     ("replicas: 1", "web.yaml:6:3: spec: missing required key 'image'"),
     ("image: a\nports: [{containerPort: 80, hostport: 8080}]",
@@ -128,7 +128,7 @@ def test_exact_messages(spec, message):
 
 def test_document_level_problems():
     assert problems(("a.yaml", "apiVersion: gitdeploy/v1\nkind: Deployment\nmetadata: {name: x}\n")) == [
-        "a.yaml:2:7: kind: unknown kind 'Deployment'; gitdeploy/v1 knows: Service, Volume"]
+        "a.yaml:2:7: kind: unknown kind 'Deployment'; gitdeploy/v1 knows: Service, Job, Volume"]
     assert problems(("a.yaml", "- just\n- a list\n")) == [
         "a.yaml:1:1: a manifest must be a mapping with apiVersion, kind, metadata and spec"]
     assert problems(("a.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {image: a}\n")) == [
@@ -147,7 +147,7 @@ def test_names_and_host_ports_unique_across_files():
         ("b.yaml", service("web", "image: b")),
         ("c.yaml", service("api", "image: c\nports: [{containerPort: 81, hostPort: 8080}]")),
     ) == [
-        "b.yaml:4:9: metadata.name: service 'web' is already declared at a.yaml:4:9; service names must be unique in a project",
+        "b.yaml:4:9: metadata.name: service 'web' is already declared at a.yaml:4:9; service and job names must be unique in a project",
         "c.yaml:7:41: spec.ports[0].hostPort: 8080/tcp is also published by service 'web' (a.yaml:7:41); pick another host port",
     ]
 
@@ -164,7 +164,7 @@ def test_project_file_problems():
 
 
 def test_an_empty_project_is_refused_rather_than_pruning_everything():
-    with pytest.raises(SourceError, match="no Service manifests under the repository root"):
+    with pytest.raises(SourceError, match="no Service or Job manifests under the repository root"):
         load_desired(tree(PROJECT, ("empty.yaml", "# nothing yet\n")))
 
 

@@ -1,0 +1,180 @@
+"""Jobs and start order, against the fake engine: a migration runs once per template, in dependency
+order; a failure holds what depends on it; removals go dependents first."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gitdeploy.apply import apply_plan
+from gitdeploy.core import order
+from gitdeploy.core.actions import ServiceAction
+from gitdeploy.core.history import Event, History
+from gitdeploy.core.model import DesiredState, HealthCheck, JobSpec, ServiceSpec, UpdatePolicy
+from gitdeploy.core.plan import plan
+from gitdeploy.core.results import Outcome, RunOutcome
+from tests.fake_engine import JOB_FAILS, JOB_SUCCEEDS, UNHEALTHY, FakeEngine
+
+CHECK = HealthCheck(exec=("true",), interval=1.0, timeout=1.0)
+POLICY = UpdatePolicy(monitor=2.0, progress_deadline=30.0)
+
+
+def svc(name: str, image: str = "v1", depends_on: tuple[str, ...] = ()) -> ServiceSpec:
+    return ServiceSpec(name, image, health=CHECK, update=POLICY, depends_on=depends_on)
+
+
+def job(name: str, image: str = "m1", depends_on: tuple[str, ...] = (), retries: int = 0,
+        timeout: float = 60.0) -> JobSpec:
+    return JobSpec(ServiceSpec(name, image, restart="no", depends_on=depends_on), timeout, retries)
+
+
+def three_tier(api: str = "v1", migrate: str = "m1") -> tuple:
+    return svc("db"), job("migrate", migrate, ("db",)), svc("api", api, ("db", "migrate"))
+
+
+def desired_of(*units) -> DesiredState:
+    services = tuple(sorted((u for u in units if isinstance(u, ServiceSpec)), key=lambda s: s.name))
+    jobs = tuple(sorted((u for u in units if isinstance(u, JobSpec)), key=lambda j: j.name))
+    return DesiredState("shop", "c" * 40, services, jobs=jobs)
+
+
+def run(engine: FakeEngine, *units, retry_failed: bool = False):
+    the_plan = plan(desired_of(*units), engine.observe("shop"), history=History(tuple(engine.events)),
+                    retry_failed=retry_failed)
+    return the_plan, apply_plan(the_plan, engine, runtime=engine.clock.runtime())
+
+
+def outcomes(result) -> dict[str, str]:
+    return {s.name: s.outcome.value for s in result.services}
+
+
+def started(engine: FakeEngine) -> list[str]:
+    """Services and jobs in the order their first container started."""
+    seen = []
+    for line in engine.log:
+        if line.startswith(("start ", "run ")):
+            seen.append(line.split(" ", 1)[1].split("_", 1)[1].split("-")[0])   # shop_db-1-..., shop_migrate-run-...
+    return list(dict.fromkeys(seen))
+
+
+def test_first_sync_converges_in_dependency_order():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS})
+    _, result = run(engine, *three_tier())
+    assert outcomes(result) == {"api": "applied", "db": "applied", "migrate": "applied"}
+    assert started(engine) == ["db", "migrate", "api"]
+    assert [e.event for e in engine.events if e.service == "migrate"] == [Event.SUCCEEDED]
+    assert [e.exit_code for e in engine.events if e.service == "migrate"] == [0]
+
+
+def test_a_succeeded_job_is_not_run_again_and_an_api_change_does_not_run_it():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS})
+    run(engine, *three_tier())
+    engine.log.clear()
+    the_plan, result = run(engine, *three_tier(api="v2"))
+    assert {j.name: j.action for j in the_plan.jobs} == {"migrate": ServiceAction.UNCHANGED}
+    assert outcomes(result) == {"api": "applied", "db": "unchanged", "migrate": "unchanged"}
+    assert not any(line.startswith("run ") for line in engine.log)
+
+
+def test_a_new_job_image_runs_it_before_the_api_update_and_replaces_its_kept_container():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS, "m2": JOB_SUCCEEDS})
+    run(engine, *three_tier())
+    engine.log.clear()
+    the_plan, result = run(engine, *three_tier(api="v2", migrate="m2"))
+    migrate = next(j for j in the_plan.jobs if j.name == "migrate")
+    assert (migrate.action, migrate.reason) == (ServiceAction.RUN, "image changed")
+    assert order.waves(the_plan.units) == (("migrate",), ("api",))
+    assert started(engine) == ["migrate", "api"]
+    assert engine.log.index(next(x for x in engine.log if x.startswith("remove shop_migrate-run"))) < \
+        engine.log.index(next(x for x in engine.log if x.startswith("run shop_migrate-run")))
+    assert len(engine.observe("shop").runs) == 1
+
+
+def test_a_failing_job_holds_what_depends_on_it_and_is_not_rerun():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS, "m2": JOB_FAILS})
+    run(engine, *three_tier())
+    _, result = run(engine, *three_tier(api="v2", migrate="m2"))
+    assert outcomes(result) == {"api": "blocked", "db": "unchanged", "migrate": "failed"}
+    api = next(s for s in result.services if s.name == "api")
+    assert (api.blocked_by, api.message) == ("migrate", "blocked by migrate: not changed in this run")
+    assert "exit code 1" in next(s for s in result.services if s.name == "migrate").detail
+    assert result.result is RunOutcome.FAILED
+    assert engine.images("api") == ["v1"]
+    engine.log.clear()
+    the_plan, again = run(engine, *three_tier(api="v2", migrate="m2"))
+    assert next(j for j in the_plan.jobs if j.name == "migrate").action is ServiceAction.HELD
+    assert outcomes(again)["api"] == "blocked" and again.result is RunOutcome.FAILED
+    assert not any(line.startswith(("run ", "start ")) for line in engine.log)
+    _, retried = run(engine, *three_tier(api="v2", migrate="m2"), retry_failed=True)
+    assert outcomes(retried)["migrate"] == "failed"
+
+
+def test_a_rolled_back_dependency_blocks_its_dependents_and_the_run_exits_as_rolled_back():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS, "m2": JOB_SUCCEEDS, "bad": UNHEALTHY})
+    run(engine, *three_tier())
+    db, migrate, api = three_tier(api="v2", migrate="m2")
+    _, result = run(engine, replace(db, image="bad"), migrate, api)
+    assert outcomes(result) == {"api": "blocked", "db": "rolled_back", "migrate": "blocked"}
+    assert {s.name: s.blocked_by for s in result.services if s.blocked_by} == {"api": "db", "migrate": "db"}
+    assert result.result is RunOutcome.ROLLED_BACK
+
+
+def test_a_wait_passes_through_a_dependency_with_nothing_to_do():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS, "bad": UNHEALTHY})
+    run(engine, *three_tier())
+    db, migrate, api = three_tier(api="v2")
+    the_plan, result = run(engine, replace(db, image="bad"), migrate, api)
+    assert order.waves(the_plan.units) == (("db",), ("api",))
+    assert outcomes(result) == {"api": "blocked", "db": "rolled_back", "migrate": "unchanged"}
+
+
+def test_retries_and_timeout():
+    engine = FakeEngine(behaviours={"m1": JOB_FAILS, "slow": [(0.0, JOB_SUCCEEDS[0][1])]})
+    _, result = run(engine, job("migrate", retries=2))
+    migrate = result.services[0]
+    assert (migrate.outcome, migrate.message) == (Outcome.FAILED, "revision 1: exited with code 1 (after 3 attempts)")
+    assert sum(line.startswith("run ") for line in engine.log) == 3
+    engine = FakeEngine(behaviours={"slow": [(0.0, JOB_SUCCEEDS[0][1])]})
+    _, result = run(engine, job("migrate", "slow", timeout=5.0))
+    assert result.services[0].message == "revision 1: ran past its timeout (5s) and was killed"
+    assert any(line.startswith("kill ") for line in engine.log)
+    assert engine.events[-1].exit_code == 137 and engine.events[-1].event is Event.FAILED
+
+
+def test_prune_removes_dependents_before_their_dependencies():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS})
+    run(engine, *three_tier(), svc("web"))
+    engine.log.clear()
+    the_plan, result = run(engine, svc("web"))
+    assert {u.name: u.action for u in the_plan.units if u.work} == {
+        "api": ServiceAction.REMOVE, "db": ServiceAction.REMOVE, "migrate": ServiceAction.REMOVE}
+    assert order.waves(the_plan.units) == (("api",), ("migrate",), ("db",))
+    removed = [line.split(" ", 1)[1].split("_", 1)[1].split("-")[0] for line in engine.log if line.startswith("remove")]
+    assert removed == ["api", "migrate", "db"]
+    assert not engine.observe("shop").runs
+
+
+@pytest.mark.parametrize("kept, history, expected", [
+    ("none", "none", (ServiceAction.RUN, "never ran")),
+    ("succeeded", "none", (ServiceAction.UNCHANGED, "succeeded")),
+    ("running", "none", (ServiceAction.RUN, "its last run did not finish")),
+    ("none", "succeeded", (ServiceAction.UNCHANGED, "succeeded")),
+    ("none", "failed", (ServiceAction.HELD, "its last run, revision 1 of this template, failed (exit code 1); not "
+                                             "run again until the manifest changes (or run with --retry-failed)")),
+])
+def test_whether_a_job_runs(kept, history, expected):
+    """A table: the job's kept container and its history record -> what the plan does."""
+    from gitdeploy.core.history import RevisionEvent
+    from gitdeploy.core.observed import ObservedReplica
+
+    spec = job("migrate")
+    containers = () if kept == "none" else (ObservedReplica(
+        "id", "shop_migrate-run-x", "migrate", 0, spec.template_hash(), spec.run.template_json(), "c" * 40, "m1",
+        "exited" if kept == "succeeded" else "running", "Exited (0) 1 minute ago" if kept == "succeeded" else "Up"),)
+    events = () if history == "none" else (RevisionEvent.of_rollout(
+        spec.run, 1, Event.SUCCEEDED if history == "succeeded" else Event.FAILED, "c" * 40, 5.0, "",
+        0 if history == "succeeded" else 1),)
+    from gitdeploy.core.jobs import plan_job
+
+    planned = plan_job(spec, containers, "c" * 40, History(events), retry_failed=False)
+    assert (planned.action, planned.reason) == expected
