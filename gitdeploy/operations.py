@@ -17,7 +17,8 @@ from gitdeploy.core.observed import ObservedState
 from gitdeploy.core.plan import Plan, ServiceAction, StartReplica, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
 from gitdeploy.core.revert import revert_plan, what_ran_before
-from gitdeploy.core.status import ServiceStatus, VolumeState, VolumeStatus, service_statuses, volume_statuses
+from gitdeploy.core.status import (JobStatus, ServiceStatus, VolumeState, VolumeStatus, job_statuses, service_statuses,
+                                   volume_statuses)
 from gitdeploy.engine.base import Engine, ReadSecrets
 from gitdeploy.errors import NotFound
 from gitdeploy.rollout import Runtime
@@ -139,7 +140,9 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
     """
     failed = ", ".join(s.name for s in _proven_failures(result))
     why = f"rolled back with the project (--atomic): {failed} failed"
-    changed = {s.name for s in result.services if s.outcome is Outcome.APPLIED}
+    # Services only: a job that ran cannot be unrun (a migration stays applied; see docs/jobs.md).
+    services = {s.name for s in the_plan.services}
+    changed = {s.name for s in result.services if s.outcome is Outcome.APPLIED and s.name in services}
     cancelled = {s.name for s in result.services if s.abandoned}
     reverted: dict[str, ServiceResult] = {}
     if changed:
@@ -197,14 +200,26 @@ def _proven_failures(result: SyncResult) -> list[ServiceResult]:
 
 def status(desired: DesiredState, engine: Engine, observed: ObservedState | None = None) -> tuple[ServiceStatus, ...]:
     observed = observed or engine.observe(desired.project)
-    history = History(engine.read_history(desired.project))
-    return service_statuses(make_plan(desired, observed, prune=True, history=history), observed)
+    return service_statuses(_status_plan(desired, engine, observed), observed)
 
 
-def overview(desired: DesiredState, engine: Engine) -> tuple[tuple[ServiceStatus, ...], tuple[VolumeStatus, ...]]:
-    """`status`: services and volumes, from one look at the engine's replicas."""
+def _status_plan(desired: DesiredState, engine: Engine, observed: ObservedState) -> Plan:
+    return make_plan(desired, observed, prune=True, history=History(engine.read_history(desired.project)))
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """`status`: services, jobs and volumes, from one look at the engine's containers."""
+
+    services: tuple[ServiceStatus, ...]
+    jobs: tuple[JobStatus, ...]
+    volumes: tuple[VolumeStatus, ...]
+
+
+def overview(desired: DesiredState, engine: Engine) -> Overview:
     observed = engine.observe(desired.project)
-    return status(desired, engine, observed), volumes(desired, engine, observed)
+    the_plan = _status_plan(desired, engine, observed)
+    return Overview(service_statuses(the_plan, observed), job_statuses(the_plan), volumes(desired, engine, observed))
 
 
 def history(desired: DesiredState, engine: Engine, service: str | None = None) -> tuple[RevisionEvent, ...]:
@@ -266,6 +281,10 @@ def clear_pin(desired: DesiredState, engine: Engine, service: str) -> bool:
 
 def _declared(desired: DesiredState, service: str) -> ServiceSpec:
     spec = desired.service(service)
+    if spec is None and desired.job(service) is not None:
+        raise NotFound(f"'{service}' is a Job: a job's run is not rolled back (what it did stays done)",
+                       hint="declare the job's earlier template in Git (a new template runs it), or try a failed "
+                            "run again with sync --retry-failed")
     if spec is None:
         raise NotFound(f"no service '{service}' in project {desired.project} at commit {desired.commit[:12]}",
                        hint="give the name of a declared service (gitdeploy status lists them)")
@@ -275,15 +294,19 @@ def _declared(desired: DesiredState, service: str) -> ServiceSpec:
 def logs(desired: DesiredState, engine: Engine, service: str, tail: int = 100,
          follow: bool = False) -> Iterator[tuple[str, str]]:
     """(replica, line) of the output of every replica of `service` (a declared one, or one still running
-    though no longer declared), replicas by slot; the replica is shown as SERVICE-SLOT, as compose does."""
-    replicas = sorted(engine.observe(desired.project).of_service(service), key=lambda r: (r.slot, r.name))
-    if not replicas and desired.service(service) is None:
+    though no longer declared), replicas by slot; the replica is shown as SERVICE-SLOT, as compose does.
+    For a job: the output of its last run (its kept container)."""
+    observed = engine.observe(desired.project)
+    replicas = sorted(observed.of_service(service), key=lambda r: (r.slot, r.name)) or list(observed.of_job(service)[:1])
+    if not replicas and desired.service(service) is None and desired.job(service) is None:
         from gitdeploy.manifests.schema import did_you_mean
 
-        known = [s.name for s in desired.services]
-        raise NotFound(f"no service '{service}' in project {desired.project}{did_you_mean(service, known)}",
-                       hint="give the name of a service (gitdeploy status lists them)")
-    shown = {r.name: f"{r.service}-{r.slot}" if r.slot > 0 else r.name for r in replicas}
+        known = [s.name for s in desired.services] + [j.name for j in desired.jobs]
+        raise NotFound(f"no service or job '{service}' in project {desired.project}{did_you_mean(service, known)}",
+                       hint="give the name of a service or job (gitdeploy status lists them)")
+    # A job's last run is shown by the job's name; a replica as SERVICE-SLOT.
+    shown = {r.name: r.service if r in observed.runs else f"{r.service}-{r.slot}" if r.slot > 0 else r.name
+             for r in replicas}
     for name, line in engine.logs(tuple(shown), tail, follow):
         yield shown[name], line
 

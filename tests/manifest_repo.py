@@ -31,6 +31,15 @@ class ManifestRepo:
         path.write_text(json.dumps(document, indent=2) + "\n")
         return path
 
+    def job(self, name: str, image: str = "gitdeploy-test/app:v1", **spec) -> Path:
+        """Writes services/NAME.yaml holding a Job."""
+        document = {"apiVersion": "gitdeploy/v1", "kind": "Job", "metadata": {"name": name},
+                    "spec": {"image": image, **spec}}
+        path = self.dir / "services" / f"{name}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        return path
+
     def remove(self, name: str) -> None:
         (self.dir / "services" / f"{name}.yaml").unlink()
 

@@ -1,4 +1,4 @@
-"""`gitdeploy logs`: the output of every replica of a service, prefixed by replica."""
+"""`gitdeploy logs`: the output of every replica of a service, prefixed by replica, or of a job's last run."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -11,7 +11,7 @@ from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
-def logs(service: Annotated[str, typer.Argument(help="The service whose replicas' output to show.")],
+def logs(service: Annotated[str, typer.Argument(help="The service whose replicas' output to show, or the job whose last run's.")],
          tail: Annotated[int, typer.Option("--tail", "-n", envvar="GITDEPLOY_TAIL", min=0,
                                            help="Lines from the end of each replica's output.")] = 100,
          follow: Annotated[bool, typer.Option("--follow", "-f", envvar="GITDEPLOY_FOLLOW",
@@ -19,8 +19,9 @@ def logs(service: Annotated[str, typer.Argument(help="The service whose replicas
          repo: Repo = ".", ref: Ref = None, path: Path = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Print the output of every replica of SERVICE, each line prefixed by its replica (SERVICE-SLOT), as
-    `docker compose logs` does. With -o json, one JSON object per line: {"replica": ..., "line": ...}.
-    Exit 0; 1 for an unknown service; 130 when --follow is stopped by Ctrl-C."""
+    `docker compose logs` does; for a job, its last run's output (kept until its next run). With -o json,
+    one JSON object per line: {"replica": ..., "line": ...}.
+    Exit 0; 1 for an unknown name; 130 when --follow is stopped by Ctrl-C."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 

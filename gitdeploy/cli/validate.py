@@ -7,7 +7,8 @@ from gitdeploy.cli.options import AgeKeyFile, Output, OutputFormat, Path, Ref, R
 
 def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file: AgeKeyFile = None,
              output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """Check the manifests: schema, units, unique names and ports, secret files and keys. Exit 0 if valid, 1 if not.
+    """Check the manifests: schema, units, unique names and ports, dependsOn (known names, no cycle), secret
+    files and keys. Exit 0 if valid, 1 if not.
 
     With an age key at hand, secrets are decrypted too (each SOPS MAC checked); without one, only their files.
     """
@@ -17,8 +18,10 @@ def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file:
                       decryption=Decryption.IF_KEY)
     with command.loaded() as (revision, desired):
         pass
-    unopened = any(s.secrets for s in desired.services) and not command.keyring.available
+    unopened = any(s.secrets for s in desired.services + tuple(j.run for j in desired.jobs)) \
+        and not command.keyring.available
+    jobs = f", {len(desired.jobs)} jobs" if desired.jobs else ""
     command.say(jsonout.validation(revision, desired),
-                f"{text.header(revision, desired.project)}: {len(desired.services)} services, valid."
+                f"{text.header(revision, desired.project)}: {len(desired.services)} services{jobs}, valid."
                 + (" Secrets not decrypted (no age key): their files were checked, not their content." if unopened
                    else ""))

@@ -34,6 +34,14 @@ class LastRun:
     exit_code: int | None
     at: float                    # when it was recorded (or its container created)
     revision: int = 0            # 0: known from its container only
+    duration: float | None = None   # seconds; None: known from its container only
+
+    @property
+    def image(self) -> str:
+        try:
+            return str(json.loads(self.template_json).get("image", ""))
+        except (ValueError, AttributeError):
+            return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +97,7 @@ def last_run(kept: tuple[ObservedReplica, ...], history: History | None, job: st
     recorded = history.last_run(job) if history is not None else None
     if recorded is not None and (container is None or container.created <= recorded.at):
         return LastRun(recorded.template_hash, recorded.template_json, recorded.event, recorded.exit_code,
-                       recorded.at, recorded.revision)
+                       recorded.at, recorded.revision, recorded.duration)
     if container is None:
         return None
     code = container.exit_code

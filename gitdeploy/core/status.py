@@ -55,6 +55,38 @@ def _note(service) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """A job: its last run (what ran, how it ended, when, how long), and whether that is what Git declares."""
+
+    name: str
+    last: str                 # succeeded | failed | did not finish | never ran
+    revision: int             # of the last run; 0 if unknown
+    image: str                # the last run's image ("" if it never ran)
+    exit_code: int | None
+    at: float | None          # when the last run ended (or its container was created)
+    duration: float | None    # seconds
+    synced: bool              # the last run is of the declared template, and it succeeded
+    pending: ServiceAction    # what `sync` would do: run, unchanged, held, remove...
+    note: str = ""
+
+    @property
+    def sync_word(self) -> str:
+        return "Synced" if self.synced else "OutOfSync"
+
+
+def job_statuses(plan: Plan) -> tuple[JobStatus, ...]:
+    rows = []
+    for job in plan.jobs:
+        last = job.last
+        word = "never ran" if last is None else "did not finish" if last.outcome is None else last.outcome.value
+        rows.append(JobStatus(job.name, word, last.revision if last else 0, last.image if last else "",
+                              last.exit_code if last else None, last.at if last else None,
+                              last.duration if last else None, job.action is ServiceAction.UNCHANGED, job.action,
+                              job.reason if job.action is not ServiceAction.UNCHANGED else ""))
+    return tuple(rows)
+
+
 class VolumeState(str, Enum):
     IN_USE = "in use"
     KEPT = "kept"            # nothing mounts it; only `sync --prune-volumes` removes it

@@ -494,6 +494,8 @@ class DockerEngine:
                     template_hash=template_hash, template_json=template_json,
                     commit=labels.get(L.COMMIT, ""), image=labels.get(L.IMAGE, ""), at=float(labels[L.AT]),
                     message=labels.get(L.MESSAGE, ""), git_hash=labels.get(L.GIT_HASH, ""),
+                    exit_code=int(labels[L.EXIT_CODE]) if labels.get(L.EXIT_CODE) else None,
+                    duration=float(labels[L.DURATION]) if labels.get(L.DURATION) else None,
                 ))
             except (KeyError, ValueError):
                 continue  # a record this version cannot read is skipped, not fatal
@@ -528,7 +530,8 @@ class DockerEngine:
                 L.TEMPLATE: event.template_json, L.COMMIT: event.commit, L.IMAGE: event.image,
                 L.AT: f"{event.at:.3f}", L.MESSAGE: event.message[:500], L.GIT_HASH: event.git_hash,
                 L.MANAGED_BY: f"gitdeploy/{__version__}",
-            })
+            } | ({L.EXIT_CODE: str(event.exit_code)} if event.exit_code is not None else {})
+              | ({L.DURATION: f"{event.duration:.3f}"} if event.duration is not None else {}))
 
 
 def _on_this_machine() -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from gitdeploy import __version__
-from gitdeploy.core.model import DesiredState, UpdatePolicy, VolumeSpec, spec_from_template
+from gitdeploy.core.model import DesiredState, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
 
 
 def default_dir() -> Path:
@@ -40,7 +40,7 @@ def load(key: str, keys: Callable[[], str] = lambda: "", directory: Path | None 
         desired = _desired_from(document)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if any(s.secrets for s in desired.services) and document.get("keys", "") != keys():
+    if any(s.secrets for s in _runnable(desired)) and document.get("keys", "") != keys():
         return None
     return desired
 
@@ -57,12 +57,27 @@ def store(key: str, desired: DesiredState, keys: str = "", directory: Path | Non
         pass  # a read-only home is no reason to fail a deployment; next pass parses again
 
 
+def _runnable(desired: DesiredState) -> tuple[ServiceSpec, ...]:
+    return desired.services + tuple(j.run for j in desired.jobs)
+
+
+def _spec_to(spec: ServiceSpec) -> dict:
+    return {"name": spec.name, "replicas": spec.replicas, "source": spec.source, "template": spec.template(),
+            "update": spec.update.canonical(), "dependsOn": list(spec.depends_on)}
+
+
+def _spec_from(entry: dict) -> ServiceSpec:
+    return spec_from_template(entry["name"], entry["replicas"], entry["template"],
+                              UpdatePolicy.from_canonical(entry["update"]), source=entry["source"],
+                              depends_on=tuple(entry["dependsOn"]))
+
+
 def _desired_to(desired: DesiredState) -> dict:
     return {
         "project": desired.project,
         "commit": desired.commit,
-        "services": [{"name": s.name, "replicas": s.replicas, "source": s.source, "template": s.template(),
-                      "update": s.update.canonical()} for s in desired.services],
+        "services": [_spec_to(s) for s in desired.services],
+        "jobs": [_spec_to(j.run) | {"timeout": j.timeout, "retries": j.retries} for j in desired.jobs],
         "volumes": [{"name": v.name, "engineName": v.engine_name, "driver": v.driver,
                      "driverOpts": dict(v.driver_opts), "external": v.external} for v in desired.volumes],
         "warnings": list(desired.warnings),
@@ -70,11 +85,8 @@ def _desired_to(desired: DesiredState) -> dict:
 
 
 def _desired_from(document: dict) -> DesiredState:
-    services = tuple(
-        spec_from_template(s["name"], s["replicas"], s["template"], UpdatePolicy.from_canonical(s["update"]),
-                           source=s["source"])
-        for s in document["services"]
-    )
+    services = tuple(_spec_from(s) for s in document["services"])
+    jobs = tuple(JobSpec(_spec_from(j), float(j["timeout"]), int(j["retries"])) for j in document["jobs"])
     volumes = tuple(VolumeSpec(v["name"], v["engineName"], v["driver"], tuple(sorted(v["driverOpts"].items())),
                                v["external"]) for v in document["volumes"])
-    return DesiredState(document["project"], document["commit"], services, volumes, tuple(document["warnings"]))
+    return DesiredState(document["project"], document["commit"], services, volumes, tuple(document["warnings"]), jobs)

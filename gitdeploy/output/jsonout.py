@@ -9,9 +9,11 @@ from gitdeploy.core.redact import redact_all
 
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import DesiredState
+from gitdeploy.core import order
+from gitdeploy.core.jobs import JobPlan
 from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
 from gitdeploy.core.results import SyncResult
-from gitdeploy.core.status import ServiceStatus, VolumeStatus
+from gitdeploy.core.status import JobStatus, ServiceStatus, VolumeStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.core.revision import Revision
 
@@ -41,8 +43,10 @@ def _source(revision: Revision, project: str, desired: DesiredState | None = Non
 def validation(revision: Revision, desired: DesiredState) -> dict:
     return _source(revision, desired.project, desired) | {
         "valid": True,
-        "services": [{"name": s.name, "replicas": s.replicas, "image": s.image, "source": s.source}
-                     for s in desired.services],
+        "services": [{"name": s.name, "replicas": s.replicas, "image": s.image, "source": s.source,
+                      "dependsOn": list(s.depends_on)} for s in desired.services],
+        "jobs": [{"name": j.name, "image": j.run.image, "source": j.source, "dependsOn": list(j.depends_on)}
+                 for j in desired.jobs],
     }
 
 
@@ -54,6 +58,7 @@ def _service_plan(service: ServicePlan) -> dict:
         "currentReplicas": service.current_replicas,
         "changes": [{"path": c.path, "kind": c.kind, "description": c.describe()} for c in service.changes],
         "imageVolumes": list(service.image_volumes),
+        "dependsOn": list(service.depends_on),
         "steps": [
             {"do": "remove", "replica": step.replica.name, "reason": step.reason}
             if isinstance(step, RemoveReplica) else
@@ -63,10 +68,23 @@ def _service_plan(service: ServicePlan) -> dict:
     }
 
 
+def _job_plan(job: JobPlan) -> dict:
+    return {
+        "name": job.name,
+        "action": job.action.value,
+        "reason": job.reason,
+        "revision": job.revision,
+        "changes": [{"path": c.path, "kind": c.kind, "description": c.describe()} for c in job.changes],
+        "dependsOn": list(job.depends_on),
+    }
+
+
 def plan(revision: Revision, the_plan: Plan) -> dict:
     return _source(revision, the_plan.project) | {
         "inSync": the_plan.in_sync,
         "services": [_service_plan(s) for s in the_plan.services],
+        "jobs": [_job_plan(j) for j in the_plan.jobs],
+        "order": [list(step) for step in order.waves(the_plan.units)],
     }
 
 
@@ -75,21 +93,27 @@ def sync(revision: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
     if result is not None:
         outcomes = {s.name: s for s in result.services}
         document["result"] = result.result.value
-        for service in document["services"]:
-            outcome = outcomes[service["name"]]
-            service["outcome"] = outcome.outcome.value
-            service["message"] = outcome.message
-            service["detail"] = outcome.detail
+        for unit in document["services"] + document["jobs"]:
+            outcome = outcomes[unit["name"]]
+            unit["outcome"] = outcome.outcome.value
+            unit["message"] = outcome.message
+            unit["detail"] = outcome.detail
+            unit["blockedBy"] = outcome.blocked_by or None
     return document
 
 
 def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
-           volumes: tuple[VolumeStatus, ...] = ()) -> dict:
+           volumes: tuple[VolumeStatus, ...] = (), jobs: tuple[JobStatus, ...] = ()) -> dict:
     return _source(revision, project) | {
         "services": [
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
              "commit": r.commit, "sync": r.sync_word, "pending": r.pending.value, "note": r.note}
             for r in rows
+        ],
+        "jobs": [
+            {"name": j.name, "lastRun": j.last, "revision": j.revision, "image": j.image, "exitCode": j.exit_code,
+             "at": j.at, "duration": j.duration, "sync": j.sync_word, "pending": j.pending.value, "note": j.note}
+            for j in jobs
         ],
     } | ({"volumes": [{"name": v.name, "engineName": v.engine_name, "mountedBy": list(v.mounted_by),
                        "state": v.state.value} for v in volumes]} if volumes else {})
@@ -99,7 +123,7 @@ def history(revision: Revision, project: str, events: tuple[RevisionEvent, ...])
     return _source(revision, project) | {
         "events": [
             {"service": e.service, "revision": e.revision, "event": e.event.value, "commit": e.commit,
-             "image": e.image, "at": e.at, "message": e.message}
+             "image": e.image, "at": e.at, "message": e.message, "exitCode": e.exit_code, "duration": e.duration}
             for e in events
         ],
     }

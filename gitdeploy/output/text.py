@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 
+from gitdeploy.core import order
 from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import UNCONFIRMED, UNRECOGNISED, Plan, ServiceAction, ServicePlan
 from gitdeploy.core.results import Outcome, RunOutcome, SyncResult
-from gitdeploy.core.status import ServiceStatus, VolumeState, VolumeStatus
+from gitdeploy.core.status import JobStatus, ServiceStatus, VolumeState, VolumeStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.output import console
 from gitdeploy.output.safe import shown
@@ -22,6 +23,7 @@ _MARK = {
     ServiceAction.REMOVE: ("-", "red"),
     ServiceAction.ORPHANED: ("?", "red"),
     ServiceAction.HELD: ("✗", "red"),
+    ServiceAction.RUN: ("▶", "green"),
     ServiceAction.UNCHANGED: ("=", "dim"),
 }
 
@@ -60,16 +62,29 @@ def plan(revision: Revision, the_plan: Plan) -> None:
             for step in noteworthy:
                 what = getattr(step, "replica", None)
                 out.print(f"      {shown(what.name if what else f'slot {step.slot}')}: {shown(step.reason)}")
+    for job in the_plan.jobs:
+        mark, colour = _MARK[job.action]
+        out.print(f"  [{colour}]{mark} {job.action.value} job {shown(job.name)}:[/] {shown(job.reason)}")
+        if job.action is ServiceAction.RUN:
+            for change in job.changes:
+                out.print(f"      {shown(change.describe())}")
+    steps = order.waves(the_plan.units)
+    if len(steps) > 1:
+        out.print("Order: " + " → ".join(" + ".join(shown(name) for name in step) for step in steps))
     changing = sum(1 for s in the_plan.services if s.work)
-    held_back = [s.name for s in the_plan.services if not s.work and (s.held or s.pinned)]
-    if changing:
-        out.print(f"{changing} of {len(the_plan.services)} services to change.")
+    running = [j.name for j in the_plan.jobs if j.work]
+    held_back = [s.name for s in the_plan.services if not s.work and (s.held or s.pinned)] + \
+        [j.name for j in the_plan.jobs if j.action is ServiceAction.HELD]
+    jobs = f"; {len(running)} of {len(the_plan.jobs)} jobs to run or remove" if running else ""
+    if changing or running:
+        out.print(f"{changing} of {len(the_plan.services)} services to change{jobs}.")
     elif held_back:
         # Not in sync (diff exits 2), though a sync would change nothing now.
         out.print(f"Not in sync: {shown(', '.join(held_back))} held back (see above); a sync changes nothing "
                   "until the manifest changes, --retry-failed, or rollback --clear.")
     else:
-        out.print(f"In sync: nothing to do ({len(the_plan.services)} services).")
+        jobs = f", {len(the_plan.jobs)} jobs" if the_plan.jobs else ""
+        out.print(f"In sync: nothing to do ({len(the_plan.services)} services{jobs}).")
 
 
 def _detail(service: ServicePlan) -> str:
@@ -97,15 +112,19 @@ def sync_result(result: SyncResult) -> None:
                 out.print(f"      {shown(line)}")
         elif service.outcome is Outcome.KEPT:
             out.print(f"  [yellow]?[/] {shown(service.name)}: {shown(service.message)}")
+        elif service.outcome is Outcome.BLOCKED:
+            out.print(f"  [yellow]⏸ {shown(service.name)} {service.action.value}[/] {shown(service.message)}")
     failed = [s.name for s in result.went_wrong()]
+    blocked = [s.name for s in result.services if s.outcome is Outcome.BLOCKED]
     if failed:
-        out.print(f"[red]Sync failed for {shown(', '.join(failed))}[/]; the other services are converged.")
+        held = f"; {shown(', '.join(blocked))} not changed (blocked)" if blocked else ""
+        out.print(f"[red]Sync failed for {shown(', '.join(failed))}[/]{held}; the others are converged.")
     else:
         out.print(f"[green]Synced[/] {shown(result.project)} to {shown(result.commit[:12])}.")
 
 
 def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
-           volumes: tuple[VolumeStatus, ...] = ()) -> None:
+           volumes: tuple[VolumeStatus, ...] = (), jobs: tuple[JobStatus, ...] = ()) -> None:
     from rich.table import Table
     from rich import box
 
@@ -121,6 +140,8 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
     for row in rows:
         if row.note:
             out.print(f"{shown(row.name)}: {shown(row.note)}")
+    if jobs:
+        _job_table(jobs)
     if volumes:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for column in ("VOLUME", "ENGINE VOLUME", "MOUNTED BY", "STATE"):
@@ -131,6 +152,30 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
         out.print(table)
         if any(v.state is VolumeState.KEPT for v in volumes):
             out.print("Kept volumes hold data nothing mounts now; `sync --prune-volumes` removes them.")
+
+
+def _job_table(jobs: tuple[JobStatus, ...]) -> None:
+    import time
+
+    from rich import box
+    from rich.table import Table
+
+    from gitdeploy.core.units import format_duration
+
+    out = console.stdout()
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("JOB", "LAST RUN", "REVISION", "IMAGE", "EXIT", "WHEN", "TOOK", "SYNC"):
+        table.add_column(column)
+    for job in jobs:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.at)) if job.at else "-"
+        took = format_duration(round(job.duration, 1)) if job.duration is not None else "-"
+        sync = f"[green]{job.sync_word}[/]" if job.synced else f"[yellow]{job.sync_word}[/] ({job.pending.value})"
+        table.add_row(shown(job.name), job.last, str(job.revision or "-"), shown(job.image or "-"),
+                      "-" if job.exit_code is None else str(job.exit_code), when, took, sync)
+    out.print(table)
+    for job in jobs:
+        if job.note:
+            out.print(f"{shown(job.name)}: {shown(job.note)}")
 
 
 def history(revision: Revision, project: str, events) -> None:

@@ -1,5 +1,5 @@
 """The cache of validated desired state: a round trip loses nothing; damage is a miss."""
-from gitdeploy.core.model import DesiredState, HealthCheck, PortSpec, ServiceSpec, UpdateOrder, UpdatePolicy
+from gitdeploy.core.model import DesiredState, HealthCheck, JobSpec, PortSpec, ServiceSpec, UpdateOrder, UpdatePolicy
 from gitdeploy.manifests import cache
 
 DESIRED = DesiredState("shop", "ab" * 20, (
@@ -7,8 +7,9 @@ DESIRED = DesiredState("shop", "ab" * 20, (
                 ports=(PortSpec(80, 8080, "tcp", "127.0.0.1"),), cpus=0.5, memory=64 * 2**20, restart="always",
                 init=False, stop_grace_period=2.5, labels=(("tier", "front"),), source="web.yaml:1",
                 health=HealthCheck(exec=("true",), interval=1.0), update=UpdatePolicy(parallelism=2, order=UpdateOrder.STOP_FIRST)),
-    ServiceSpec("worker", "shop/worker:1"),
-))
+    ServiceSpec("worker", "shop/worker:1", depends_on=("web", "migrate")),
+), jobs=(JobSpec(ServiceSpec("migrate", "shop/api:1", restart="no", command=("/migrate",), depends_on=("web",),
+                             source="migrate.yaml:1"), timeout=300.0, retries=2),))
 
 
 def test_round_trip_keeps_every_field_and_hash(tmp_path):
