@@ -105,15 +105,15 @@ def volume_statuses(desired: DesiredState, volumes: tuple[ObservedVolume, ...],
                     observed: ObservedState) -> tuple[VolumeStatus, ...]:
     """Every volume of the project, declared or left over, and who mounts it.
 
-    A volume is in use while a declared service mounts it or a replica that
-    runs (or exists) has it mounted; otherwise it is kept.
+    A volume is in use while a declared service or job mounts it or a replica
+    (or a job's kept run) has it mounted; otherwise it is kept.
     """
     users: dict[str, set[str]] = {}
-    for spec in desired.services:
+    for spec in desired.services + tuple(job.run for job in desired.jobs):
         for mount in spec.mounts:
             if mount.kind is MountKind.VOLUME:
                 users.setdefault(mount.source, set()).add(spec.name)
-    for replica in observed.replicas:
+    for replica in observed.replicas + observed.runs:
         for name in replica.volumes:
             users.setdefault(name, set()).add(replica.service)
     rows = [VolumeStatus(v.name, v.engine_name, tuple(sorted(users.get(v.engine_name, ()))),

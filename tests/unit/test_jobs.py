@@ -178,3 +178,16 @@ def test_whether_a_job_runs(kept, history, expected):
 
     planned = plan_job(spec, containers, "c" * 40, History(events), retry_failed=False)
     assert (planned.action, planned.reason) == expected
+
+
+def test_a_volume_only_a_job_mounts_is_in_use_not_kept():
+    """`sync --prune-volumes` removes kept volumes: one a declared job mounts must never be among them."""
+    from gitdeploy.core.model import Mount, MountKind, VolumeSpec
+    from gitdeploy.core.observed import ObservedState
+    from gitdeploy.core.status import VolumeState, volume_statuses
+
+    migrate = JobSpec(ServiceSpec("migrate", "m1", restart="no",
+                                  mounts=(Mount(MountKind.VOLUME, "/data", "shop_data"),)))
+    desired = replace(desired_of(svc("web"), migrate), volumes=(VolumeSpec("data", "shop_data"),))
+    (row,) = volume_statuses(desired, (), ObservedState("shop", ()))
+    assert (row.state, row.mounted_by) == (VolumeState.IN_USE, ("migrate",))
