@@ -94,8 +94,10 @@ class _Execution:
         pending, running = set(units), {}
 
         def failed(name: str) -> str:
-            """The failed unit that `name` stands for, if it did not converge; "" if it did."""
-            result = results[name]
+            """The failed unit that `name` stands for, if it did not converge; "" if it did (or has not ended)."""
+            result = results.get(name)
+            if result is None:
+                return ""
             if result.outcome is Outcome.BLOCKED:
                 return result.blocked_by
             return name if result.outcome.went_wrong else passed_on.get(name, "")
@@ -104,6 +106,8 @@ class _Execution:
             while pending or running:
                 ready = sorted(n for n in pending if not any(d in pending or d in running.values()
                                                              for d in waiting[n]))
+                if not ready and not running:   # cannot happen (order.waits breaks cycles); never hang on it
+                    ready = sorted(pending)
                 for name in ready:
                     pending.discard(name)
                     unit = units[name]

@@ -4,15 +4,18 @@ The previous run's kept container goes first (one kept container per job); the
 last attempt's container is kept, stopped and labelled, for `gitdeploy logs`
 until the next run. A run that has started is waited for even when the user
 presses Ctrl-C: a migration cut off half-way is worse than a late exit; only
-its further attempts are not started.
+its further attempts are not started. For the same reason an earlier run found
+still running (its gitdeploy was killed) is waited for, never stopped, and
+counts as this run when it is of the same template.
 
 Like a rollout, it takes its clock and sleep from a `Runtime`, so a whole run
-is a unit test against a fake engine (tests/unit/test_job_run.py).
+is a unit test against a fake engine (tests/unit/test_jobs.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gitdeploy.core.actions import ServiceAction
 from gitdeploy.core.jobs import JobPlan
 from gitdeploy.core.observed import ObservedReplica
 from gitdeploy.core.results import Outcome
@@ -21,6 +24,7 @@ from gitdeploy.engine.base import Engine
 from gitdeploy.rollout import Interrupt, Report, Runtime
 
 TICK = 0.25      # seconds between looks at a running job (one inspect each)
+KILL_WAIT = 30.0  # seconds a killed run may take to stop (a paused container does not) before it is given up
 LOG_LINES = 20   # of a failed run's output, in the report
 
 
@@ -41,49 +45,82 @@ class JobRun:
         self.stop_requested = stop_requested
 
     def run(self) -> JobReport:
+        for old in self.job.replaces:
+            self.engine.remove_replica(old)
+            self.report(f"removed {old.name} (a service of this name is no longer declared)")
+        if self.job.action is not ServiceAction.RUN:   # no longer declared (pruned), or only replacing a service
+            removing = self.job.kept if self.job.action is ServiceAction.REMOVE else ()
+            for old in removing:
+                self.engine.remove_replica(old)
+                self.report(f"removed {old.name}")
+            return JobReport(Outcome.APPLIED, f"{len(removing) + len(self.job.replaces)} removed")
+        spec, began = self.job.spec, self.runtime.clock()
         for old in self.job.kept:
+            if old.running:
+                # An earlier run still going (its gitdeploy was killed, or lost the engine for a moment):
+                # never cut a migration off; wait for it, and if it is of this template, it is the run.
+                self.report(f"waiting for {old.name}, an earlier run still running")
+                ending = self._wait(old.name, self.runtime.clock() + spec.timeout)
+                if old.template_hash == spec.template_hash():
+                    return self._report(old.name, ending, 1, 1, began)
             self.engine.remove_replica(old)
             self.report(f"removed {old.name} (its previous run)")
-        if self.job.spec is None:   # no longer declared: pruned
-            return JobReport(Outcome.APPLIED, f"{len(self.job.kept)} removed")
-        spec, began = self.job.spec, self.runtime.clock()
         attempts = spec.retries + 1
         for attempt in range(1, attempts + 1):
-            stop = self.stop_requested()
+            stop = self.stop_requested() if attempt > 1 else None
             if stop:
-                return JobReport(Outcome.FAILED, f"not started: {stop}", abandoned=True)
+                return JobReport(Outcome.FAILED, f"{stop} after {attempt - 1} of {attempts} attempts",
+                                 abandoned=True)
             name = self.engine.run_job(self.project, self.job.commit, spec.run)
             counted = f", attempt {attempt}/{attempts}" if attempts > 1 else ""
             self.report(f"started {name} ({self.job.reason}{counted})")
-            code, timed_out = self._wait(name, self.runtime.clock() + spec.timeout)
-            took = self.runtime.clock() - began
-            if code == 0:
-                return JobReport(Outcome.APPLIED, f"succeeded in {format_duration(round(took, 1))}", "", 0, took)
-            why = (f"ran past its timeout ({format_duration(spec.timeout)}) and was killed" if timed_out
-                   else f"exited with code {code}")
-            if attempt < attempts:
-                self.report(f"attempt {attempt}/{attempts} {why}; trying again")
+            ending = self._wait(name, self.runtime.clock() + spec.timeout)
+            if ending.failure and attempt < attempts:
+                self.report(f"attempt {attempt}/{attempts} {ending.failure}; trying again")
                 self.engine.remove_replica(_exited(name))
                 continue
-            tries = f" (after {attempts} attempts)" if attempts > 1 else ""
-            return JobReport(Outcome.FAILED, f"{why}{tries}", self._detail(name, code), code, took)
+            return self._report(name, ending, attempt, attempts, began)
         raise AssertionError("unreachable: the last attempt returns")
 
-    def _wait(self, name: str, deadline: float) -> tuple[int | None, bool]:
-        """(exit code, killed for its timeout) once the run's container has stopped."""
-        timed_out = False
+    def _report(self, name: str, ending: "_Ending", attempt: int, attempts: int, began: float) -> JobReport:
+        took = self.runtime.clock() - began
+        if not ending.failure:
+            return JobReport(Outcome.APPLIED, f"succeeded in {format_duration(round(took, 1))}", "", 0, took)
+        tries = f" (after {attempt} attempts)" if attempt > 1 else ""
+        return JobReport(Outcome.FAILED, f"{ending.failure}{tries}", self._detail(name, ending.exit_code),
+                         ending.exit_code, took)
+
+    def _wait(self, name: str, deadline: float) -> "_Ending":
+        """How the run's container ended: waited for, killed past `deadline` (then waited for a little more)."""
+        killed_at = None
         while True:
             seen = self.engine.inspect_replica(name)
             if seen.state in ("exited", "dead"):
-                return seen.exit_code, timed_out
-            if not timed_out and self.runtime.clock() >= deadline:
+                if killed_at is not None:
+                    return _Ending(seen.exit_code, f"ran past its timeout ({format_duration(self.job.spec.timeout)})"
+                                                   " and was killed")
+                if seen.state == "dead" or seen.exit_code != 0:
+                    return _Ending(seen.exit_code, f"exited with code {seen.exit_code}"
+                                                   + (" (the engine marked it dead)" if seen.state == "dead" else ""))
+                return _Ending(0, "")
+            now = self.runtime.clock()
+            if killed_at is None and now >= deadline:
                 self.engine.kill_job(name)
-                timed_out = True
+                killed_at = now
+            elif killed_at is not None and now >= killed_at + KILL_WAIT:
+                return _Ending(None, f"ran past its timeout ({format_duration(self.job.spec.timeout)}) and did not "
+                                     f"stop when killed (state {seen.state})")
             self.runtime.sleep(TICK)
 
     def _detail(self, name: str, code: int | None) -> str:
         lines = self.engine.replica_logs(name, lines=LOG_LINES)
         return f"exit code {code}" + (f"\nlast log lines:\n{lines}" if lines else "\n(no output)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    exit_code: int | None
+    failure: str            # "" when the run succeeded
 
 
 def _exited(name: str) -> ObservedReplica:

@@ -65,8 +65,8 @@ def read_desired(source: Source, allow_empty: bool = False,
 
         opener = (lambda name, where, data, k: keyring.open(name, where, data, k).digest) if keyring else None
         desired = load_desired(SourceTree(revision, read_files(revision)), allow_empty=True, open_secret=opener)
-        cache.store(key, desired, keys() if any(s.secrets for s in desired.services) else "")
-    if not desired.services and not allow_empty:
+        cache.store(key, desired, keys() if any(s.secrets for s in desired.runnable()) else "")
+    if not desired.services and not desired.jobs and not allow_empty:
         from gitdeploy.manifests.loader import empty_project
 
         raise empty_project(revision.root, revision.short_commit)

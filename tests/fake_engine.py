@@ -190,7 +190,8 @@ class FakeEngine:
             self.secret_files[folder] = read()
 
     def forget_secrets(self, project: str) -> None:
-        in_use = {(r.project, r.service, r.spec.template_hash()) for r in self.replicas.values()}
+        # As the Docker engine: a job's kept run needs its secrets no more.
+        in_use = {(r.project, r.service, r.spec.template_hash()) for r in self.replicas.values() if not r.job}
         for folder in [f for f in self.secret_files if f[0] == project and f not in in_use]:
             del self.secret_files[folder]
 

@@ -18,7 +18,7 @@ def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file:
                       decryption=Decryption.IF_KEY)
     with command.loaded() as (revision, desired):
         pass
-    unopened = any(s.secrets for s in desired.services + tuple(j.run for j in desired.jobs)) \
+    unopened = any(s.secrets for s in desired.runnable()) \
         and not command.keyring.available
     jobs = f", {len(desired.jobs)} jobs" if desired.jobs else ""
     command.say(jsonout.validation(revision, desired),

@@ -114,12 +114,16 @@ class History:
                      if e.event is Event.DEPLOYED and e.template_hash != running_hash and e.template_json), None)
 
     def expired(self, keep: int = KEPT_REVISIONS) -> tuple[RevisionEvent, ...]:
-        """Events of revisions older than each service's newest `keep`; a pinned revision is kept."""
+        """Events of revisions older than each service's (or job's) newest `keep`; a pinned revision is kept.
+        A revision's age is its latest event's: a template deployed again (a revert to an old number) is new."""
         gone = []
         for service in sorted({e.service for e in self.events}):
             events = self.of(service)
-            numbers = sorted({e.revision for e in events}, reverse=True)
-            kept = set(numbers[:keep])
+            latest: dict[int, float] = {}   # of a rollout's or run's outcome; a pin is kept apart, below
+            for e in events:
+                at = e.at if e.event.is_outcome else float("-inf")
+                latest[e.revision] = max(latest.get(e.revision, at), at)
+            kept = set(sorted(latest, key=lambda number: (latest[number], number), reverse=True)[:keep])
             pins = [e for e in events if e.event in (Event.PINNED, Event.UNPINNED)]
             if pins and pins[-1].event is Event.PINNED:
                 kept.add(pins[-1].revision)

@@ -56,10 +56,11 @@ class JobPlan:
     revision: int = 0              # revision number of the template (0: history not read)
     last: LastRun | None = None
     depends_on: tuple[str, ...] = ()   # as declared; of a job no longer declared, as its container's label says
+    replaces: tuple[ObservedReplica, ...] = ()   # replicas of a service of this name, no longer declared
 
     @property
     def work(self) -> bool:
-        return self.action in (ServiceAction.RUN, ServiceAction.REMOVE)
+        return self.action in (ServiceAction.RUN, ServiceAction.REMOVE) or bool(self.replaces)
 
 
 def plan_job(job: JobSpec, kept: tuple[ObservedReplica, ...], commit: str, history: History | None,
@@ -76,7 +77,9 @@ def plan_job(job: JobSpec, kept: tuple[ObservedReplica, ...], commit: str, histo
     if last.outcome is Event.SUCCEEDED:
         return _with(planned, ServiceAction.UNCHANGED, "succeeded")
     if last.outcome is None:
-        return _with(planned, ServiceAction.RUN, "its last run did not finish")
+        running = any(r.running and r.template_hash == want for r in kept)
+        return _with(planned, ServiceAction.RUN, "its last run is still running: waiting for it" if running
+                     else "its last run did not finish")
     if retry_failed:
         return _with(planned, ServiceAction.RUN, "its last run failed; trying again (--retry-failed)")
     return _with(planned, ServiceAction.HELD, failed_message(last))

@@ -366,6 +366,10 @@ class DesiredState:
     def job(self, name: str) -> JobSpec | None:
         return next((j for j in self.jobs if j.name == name), None)
 
+    def runnable(self) -> tuple[ServiceSpec, ...]:
+        """What containers are made from: every service's spec, and every job's run."""
+        return self.services + tuple(job.run for job in self.jobs)
+
 
 def spec_from_template(name: str, replicas: int, template: dict, update: UpdatePolicy, source: str = "",
                        depends_on: tuple[str, ...] = ()) -> ServiceSpec:

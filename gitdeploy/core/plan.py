@@ -118,13 +118,18 @@ def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
     services = [replace(_with_history(spec, observed.of_service(spec.name), desired.commit, history, retry_failed,
                                       network), depends_on=spec.depends_on)
                 for spec in desired.services]
+    # A name that changed kind (a service that became a job, or back) is one unit, of its new kind, that
+    # first removes (a job: before its run) or last removes (a service: after its rollout) the old kind's.
     declared = {s.name for s in desired.services}
     for name in observed.service_names():
-        if name not in declared:
+        if name not in declared and desired.job(name) is None:
             services.append(_plan_undeclared(name, observed.of_service(name), prune))
-    jobs = [plan_job(job, observed.of_job(job.name), desired.commit, history, retry_failed) for job in desired.jobs]
+    services = [_removing_runs(s, observed.of_job(s.name)) if desired.job(s.name) is None else s
+                for s in services]
+    jobs = [replace(plan_job(job, observed.of_job(job.name), desired.commit, history, retry_failed),
+                    replaces=observed.of_service(job.name)) for job in desired.jobs]
     jobs += [plan_undeclared_job(name, observed.of_job(name), prune) for name in observed.job_names()
-             if desired.job(name) is None]
+             if desired.job(name) is None and desired.service(name) is None]
     return Plan(desired.project, desired.commit, tuple(sorted(services, key=lambda s: s.name)), desired.volumes,
                 tuple(sorted(jobs, key=lambda j: j.name)))
 
@@ -146,6 +151,15 @@ def _with_history(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], comm
     if failed is not None and rolls_out and not retry_failed:
         return _held(spec, replicas, failed, network)
     return planned
+
+
+def _removing_runs(service: ServicePlan, runs: tuple[ObservedReplica, ...]) -> ServicePlan:
+    """A declared service whose name a job had: the job's kept runs go once the service is ready."""
+    if not runs or service.spec is None:
+        return service
+    gone = SlotWork(0, tuple(RemoveReplica(run, "a job of this name is no longer declared") for run in runs))
+    action = service.action if service.action is not ServiceAction.UNCHANGED else ServiceAction.REPAIR
+    return replace(service, action=action, work=service.work + (gone,))
 
 
 def _held(spec: ServiceSpec, replicas: tuple[ObservedReplica, ...], failed: RevisionEvent,

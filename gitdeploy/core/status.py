@@ -109,7 +109,7 @@ def volume_statuses(desired: DesiredState, volumes: tuple[ObservedVolume, ...],
     (or a job's kept run) has it mounted; otherwise it is kept.
     """
     users: dict[str, set[str]] = {}
-    for spec in desired.services + tuple(job.run for job in desired.jobs):
+    for spec in desired.runnable():
         for mount in spec.mounts:
             if mount.kind is MountKind.VOLUME:
                 users.setdefault(mount.source, set()).add(spec.name)

@@ -40,7 +40,7 @@ def load(key: str, keys: Callable[[], str] = lambda: "", directory: Path | None 
         desired = _desired_from(document)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if any(s.secrets for s in _runnable(desired)) and document.get("keys", "") != keys():
+    if any(s.secrets for s in desired.runnable()) and document.get("keys", "") != keys():
         return None
     return desired
 
@@ -55,10 +55,6 @@ def store(key: str, desired: DesiredState, keys: str = "", directory: Path | Non
         os.replace(handle.name, folder / f"{key}.json")  # atomic: readers see all or nothing
     except OSError:
         pass  # a read-only home is no reason to fail a deployment; next pass parses again
-
-
-def _runnable(desired: DesiredState) -> tuple[ServiceSpec, ...]:
-    return desired.services + tuple(j.run for j in desired.jobs)
 
 
 def _spec_to(spec: ServiceSpec) -> dict:

@@ -9,6 +9,7 @@ import posixpath
 import re
 
 from gitdeploy.core.defaults import default
+from gitdeploy.core.order import cycles
 from gitdeploy.core.redact import CONTROL
 from gitdeploy.core.model import HealthCheck, UpdateOrder, UpdatePolicy
 from gitdeploy.core.units import format_duration, parse_cpus, parse_duration, parse_memory
@@ -257,7 +258,7 @@ def dependency_problems(docs: list[Document]) -> list[Problem]:
                 problems.append(doc.problem(where, f"{at}: no Service or Job '{dependency}' in this project{guess}"))
             elif names[name] is doc:
                 edges.setdefault(name, []).append((dependency, doc.problem(where, "")))
-    for members in _cycles({name: [d for d, _ in found] for name, found in edges.items()}):
+    for members in cycles({name: [d for d, _ in found] for name, found in edges.items()}):
         written = [(name, dependency, where) for name in members for dependency, where in edges[name]
                    if dependency in members]
         first = written[0][2]
@@ -266,39 +267,6 @@ def dependency_problems(docs: list[Document]) -> list[Problem]:
             + ", ".join(f"{name} → {dep} ({at.file}:{at.line})" for name, dep, at in written)
             + "; remove one of these dependencies")))
     return problems
-
-
-def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """The groups of names that depend on each other (strongly connected components of two or more),
-    each sorted, by Tarjan's algorithm."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(name: str) -> None:
-        index[name] = low[name] = len(index)
-        stack.append(name)
-        for dependency in graph.get(name, ()):
-            if dependency not in index:
-                visit(dependency)
-                low[name] = min(low[name], low[dependency])
-            elif dependency in stack:
-                low[name] = min(low[name], index[dependency])
-        if low[name] == index[name]:
-            group = []
-            while True:
-                member = stack.pop()
-                group.append(member)
-                if member == name:
-                    break
-            if len(group) > 1:
-                found.append(sorted(group))
-
-    for name in sorted(graph):
-        if name not in index:
-            visit(name)
-    return sorted(found)
 
 
 def project_problems(docs: list[Document], volumes: list[Document] = ()) -> list[Problem]:

@@ -81,3 +81,9 @@ def test_only_the_newest_revisions_are_kept_and_a_pin_survives():
     pinned = events(*rows, (3, P, "h3", "h25"))
     assert sorted({e.revision for e in pinned.expired(keep=20)}) == [1, 2, 4, 5]
     assert events(*rows[:20]).expired(keep=20) == ()
+
+
+def test_a_revision_deployed_again_is_new_whatever_its_number():
+    """Going back to an old template reuses its number: its fresh record must not be the one expired."""
+    rows = [(n, D, f"h{n}") for n in range(1, 26)] + [(2, D, "h2")]   # revision 2 deployed again, last
+    assert sorted({e.revision for e in events(*rows).expired(keep=20)}) == [1, 3, 4, 5, 6]

@@ -157,7 +157,7 @@ def test_prune_removes_dependents_before_their_dependencies():
 @pytest.mark.parametrize("kept, history, expected", [
     ("none", "none", (ServiceAction.RUN, "never ran")),
     ("succeeded", "none", (ServiceAction.UNCHANGED, "succeeded")),
-    ("running", "none", (ServiceAction.RUN, "its last run did not finish")),
+    ("running", "none", (ServiceAction.RUN, "its last run is still running: waiting for it")),
     ("none", "succeeded", (ServiceAction.UNCHANGED, "succeeded")),
     ("none", "failed", (ServiceAction.HELD, "its last run, revision 1 of this template, failed (exit code 1); not "
                                              "run again until the manifest changes (or run with --retry-failed)")),
@@ -191,3 +191,53 @@ def test_a_volume_only_a_job_mounts_is_in_use_not_kept():
     desired = replace(desired_of(svc("web"), migrate), volumes=(VolumeSpec("data", "shop_data"),))
     (row,) = volume_statuses(desired, (), ObservedState("shop", ()))
     assert (row.state, row.mounted_by) == (VolumeState.IN_USE, ("migrate",))
+
+
+def test_a_service_that_becomes_a_job_and_back_is_one_thing_at_a_time():
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS})
+    run(engine, svc("migrate"))
+    the_plan, result = run(engine, job("migrate"))
+    assert [u.name for u in the_plan.units] == ["migrate"]
+    assert outcomes(result) == {"migrate": "applied"}
+    assert not engine.observe("shop").replicas and len(engine.observe("shop").runs) == 1
+    the_plan, result = run(engine, svc("migrate", "v2"))
+    assert [(u.name, u.action) for u in the_plan.units] == [("migrate", ServiceAction.CREATE)]
+    assert outcomes(result) == {"migrate": "applied"}
+    assert len(engine.observe("shop").replicas) == 1 and not engine.observe("shop").runs
+
+
+def test_waits_that_labels_tangled_into_a_cycle_do_not_hang_a_removal():
+    engine = FakeEngine()
+    run(engine, svc("a", depends_on=("b",)), svc("b", depends_on=("a",)), svc("c"))   # as two commits' labels could
+    the_plan, result = run(engine, svc("c"))
+    assert order.waits(the_plan.units) == {"a": (), "b": (), "c": ()}
+    assert outcomes(result) == {"a": "applied", "b": "applied", "c": "unchanged"}
+    assert [r.service for r in engine.observe("shop").replicas] == ["c"]
+
+
+def test_an_earlier_run_still_running_is_waited_for_never_cut_off():
+    """A killed gitdeploy left its migration running: the next sync waits for it and takes its outcome."""
+    engine = FakeEngine(behaviours={"m1": JOB_SUCCEEDS})
+    spec = job("migrate")
+    engine.run_job("shop", "c" * 40, spec.run)           # started by the run that was killed
+    the_plan, result = run(engine, spec)
+    assert next(j for j in the_plan.jobs).reason == "its last run is still running: waiting for it"
+    assert outcomes(result) == {"migrate": "applied"}
+    assert sum(line.startswith("run ") for line in engine.log) == 1 and not any("remove" in x for x in engine.log)
+    assert [e.event for e in engine.events] == [Event.SUCCEEDED]
+
+
+def test_ctrl_c_gives_up_further_attempts_but_not_the_one_running():
+    engine = FakeEngine(behaviours={"m1": JOB_FAILS})
+    the_plan = plan(desired_of(job("migrate", retries=3)), engine.observe("shop"), history=History())
+    asked = []
+
+    def stop():
+        asked.append(1)
+        return "interrupted (Ctrl-C)" if len(asked) > 1 else None   # pressed during the first attempt
+
+    result = apply_plan(the_plan, engine, runtime=engine.clock.runtime(), stop_requested=stop)
+    (migrate,) = result.services
+    assert (migrate.outcome, migrate.abandoned) == (Outcome.FAILED, True)
+    assert migrate.message == "interrupted (Ctrl-C) after 1 of 4 attempts"
+    assert sum(line.startswith("run ") for line in engine.log) == 1 and not engine.events   # not remembered
