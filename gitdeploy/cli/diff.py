@@ -10,7 +10,8 @@ from gitdeploy.errors import ExitCode
 def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
          allow_empty: AllowEmpty = False, age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT,
          verbose: Verbose = False) -> None:
-    """Show the plan: per service create / update (field by field) / scale / repair / remove / unchanged.
+    """Show the plan: per service create / update (field by field) / scale / repair / remove / unchanged; per
+    job whether it runs and why; the order of steps when something waits for something else.
 
     Exit 0 when in sync, 2 when changes are pending, 1 on error.
     """

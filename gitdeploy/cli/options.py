@@ -51,7 +51,8 @@ Webhooks = Annotated[list[str] | None, typer.Option(
     help="POST the JSON result here after a sync that did something or failed (repeatable). "
          "A failing webhook is logged, never fails the sync.")]
 RetryFailed = Annotated[bool, _switch(
-    "--retry-failed", help="Roll out a revision again even though it failed and was rolled back before.")]
+    "--retry-failed", help="Roll out a revision again even though it failed and was rolled back before; run a "
+                           "job again whose last run failed.")]
 AllowEmpty = Annotated[bool, _switch(
     "--allow-empty", help="Accept a commit that declares no service (with --prune, every service of the project is "
                           "removed). Without it such a commit is an error: usually a wrong --path.")]

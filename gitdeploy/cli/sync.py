@@ -31,10 +31,11 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
          age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
-    Only changed services are touched. A rollout whose new replicas fail their health checks is rolled back.
-    Changes are made under the project's lock on the engine: one run at a time, from any machine.
-    Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 4 when another run holds
-    the lock, 1 on any other error.
+    Only changed services are touched, and jobs whose template is new are run, in dependsOn order: what
+    depends on something that failed is left untouched (blocked). A rollout whose new replicas fail their
+    health checks is rolled back. Changes are made under the project's lock on the engine: one run at a time,
+    from any machine. Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 4 when
+    another run holds the lock, 1 on any other error (a job that failed, too).
     """
     from gitdeploy import notify, operations
     from gitdeploy.output import jsonout, progress, text

@@ -241,3 +241,27 @@ def test_ctrl_c_gives_up_further_attempts_but_not_the_one_running():
     assert (migrate.outcome, migrate.abandoned) == (Outcome.FAILED, True)
     assert migrate.message == "interrupted (Ctrl-C) after 1 of 4 attempts"
     assert sum(line.startswith("run ") for line in engine.log) == 1 and not engine.events   # not remembered
+
+
+@pytest.mark.parametrize("declared, expected", [
+    ("independent branches change at the same time",
+     ((("db",), ("api", "worker")))),
+])
+def test_waves(declared, expected):
+    engine = FakeEngine()
+    units = (svc("db"), svc("api", depends_on=("db",)), svc("worker", depends_on=("db",)))
+    assert order.waves(plan(desired_of(*units), engine.observe("shop")).units) == expected
+
+
+def test_independent_branches_run_at_the_same_time():
+    """With real threads: api and worker both wait for db, then start together: each one's start waits at a
+    barrier for the other's, which only a concurrent start can pass."""
+    import threading
+
+    both = threading.Barrier(2, timeout=5)
+    engine = FakeEngine(on_start=lambda name: both.wait() if not name.startswith("shop_db") else None)
+    units = (svc("db"), svc("api", depends_on=("db",)), svc("worker", depends_on=("db",)))
+    the_plan = plan(desired_of(*units), engine.observe("shop"), history=History())
+    result = apply_plan(the_plan, engine, runtime=replace(engine.clock.runtime(), services_at_once=4))
+    assert outcomes(result) == {"api": "applied", "db": "applied", "worker": "applied"}
+    assert started(engine)[0] == "db" and not both.broken
