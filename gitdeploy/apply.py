@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Callable
 
 from gitdeploy.core import order
@@ -177,7 +177,6 @@ class _Execution:
         return ServiceResult(service.name, service.action, report.outcome, message,
                              failure.detail if failure else "", abandoned=abandoned)
 
-
     def run_job(self, job: JobPlan) -> ServiceResult:
         stop = self.stop_requested() or self.cancelled()
         if stop:
@@ -195,10 +194,10 @@ class _Execution:
                 job.spec.run, job.revision, event, job.commit, time.time(), message, report.exit_code,
                 report.duration))
             self.recorded = True
-        if report.outcome is not Outcome.APPLIED:
+        if report.outcome is not Outcome.APPLIED and not report.abandoned:   # as a rollout: proven bad only
             with self.lock:
                 self.first_failure = self.first_failure or job.name
-            if job.revision and not report.abandoned:
+            if job.revision:
                 message = f"revision {job.revision}: {message}"
         return ServiceResult(job.name, job.action, report.outcome, message, report.detail, abandoned=report.abandoned)
 

@@ -156,6 +156,10 @@ def test_prune_removes_dependents_before_their_dependencies():
 
 @pytest.mark.parametrize("kept, history, expected", [
     ("none", "none", (ServiceAction.RUN, "never ran")),
+    # Both speak: the newer one is the last run (a container older than the record is that run's own).
+    ("running since 1.0", "succeeded", (ServiceAction.UNCHANGED, "succeeded")),
+    ("running since 9.0", "succeeded", (ServiceAction.RUN, "its last run is still running: waiting for it")),
+    ("succeeded since 9.0", "failed", (ServiceAction.UNCHANGED, "succeeded")),
     ("succeeded", "none", (ServiceAction.UNCHANGED, "succeeded")),
     ("running", "none", (ServiceAction.RUN, "its last run is still running: waiting for it")),
     ("none", "succeeded", (ServiceAction.UNCHANGED, "succeeded")),
@@ -168,9 +172,11 @@ def test_whether_a_job_runs(kept, history, expected):
     from gitdeploy.core.observed import ObservedReplica
 
     spec = job("migrate")
+    state, _, since = kept.partition(" since ")
     containers = () if kept == "none" else (ObservedReplica(
         "id", "shop_migrate-run-x", "migrate", 0, spec.template_hash(), spec.run.template_json(), "c" * 40, "m1",
-        "exited" if kept == "succeeded" else "running", "Exited (0) 1 minute ago" if kept == "succeeded" else "Up"),)
+        "exited" if state == "succeeded" else "running", "Exited (0) 1 minute ago" if state == "succeeded" else "Up",
+        created=float(since or 0)),)
     events = () if history == "none" else (RevisionEvent.of_rollout(
         spec.run, 1, Event.SUCCEEDED if history == "succeeded" else Event.FAILED, "c" * 40, 5.0, "",
         0 if history == "succeeded" else 1),)
