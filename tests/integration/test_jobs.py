@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from tests.integration.conftest import containers, gitdeploy
+from tests.integration.test_secrets import PASSWORD, recipient, seal, secret_env  # noqa: F401 (fixtures)
+from tests.integration.test_volumes import run_in
 
 MIGRATE = ["sh", "-c", "echo migrating the schema; sleep 1; echo migrated"]
 
@@ -124,3 +127,28 @@ def test_prune_removes_dependents_before_their_dependencies(api, project, repo):
     gone = [e["Actor"]["Attributes"]["io.gitdeploy.service"] for e in events]
     assert gone == ["api", "migrate", "db"]
     assert [c["Labels"]["io.gitdeploy.service"] for c in containers(api, project)] == ["other"]
+
+
+def test_a_job_gets_its_config_file_secret_and_volume_like_a_service(api, project, repo, secret_env, recipient):
+    """A migration reads its config from Git, its password from an age file, and writes to a volume the
+    service then reads: `files`, `secrets` and `volumes` work as on a Service."""
+    (repo.dir / "secrets").mkdir()
+    (repo.dir / "secrets" / "db-password.age").write_bytes(seal(recipient, PASSWORD))
+    (repo.dir / "migrate.conf").write_text("target: 42\n")
+    (repo.dir / "volumes.yaml").write_text("apiVersion: gitdeploy/v1\nkind: Volume\nmetadata: {name: data}\n")
+    repo.job("migrate", command=["sh", "-c", "cat /etc/migrate.conf; wc -c < /run/secrets/db-password; "
+                                             "echo $DB_PASSWORD | wc -c; echo done > /data/migrated"],
+             files=[{"path": "/etc/migrate.conf", "source": "migrate.conf"}],
+             secrets=[{"name": "db-password", "source": "secrets/db-password.age"}],
+             env={"DB_PASSWORD": {"secret": "db-password"}},
+             volumes=[{"volume": "data", "path": "/data"}])
+    repo.service("db", volumes=[{"volume": "data", "path": "/data", "readOnly": True}], dependsOn=["migrate"])
+    repo.commit()
+    done = gitdeploy("sync", "--repo", str(repo.root), env=secret_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    logs = gitdeploy("logs", "migrate", "--repo", str(repo.root)).stdout.splitlines()
+    assert logs == ["migrate | target: 42", f"migrate | {len(PASSWORD)}", f"migrate | {len(PASSWORD) + 1}"]
+    (db,) = containers(api, project, "db")
+    assert run_in(api, db["Id"], "cat", "/data/migrated") == "done"
+    # The secret was handed over in memory for the run only: nothing of it is left after the sync.
+    assert not list(Path(secret_env["GITDEPLOY_SECRETS_DIR"]).rglob("db-password"))
