@@ -265,9 +265,10 @@ def _event_of(service: ServicePlan, report: RolloutReport) -> RevisionEvent | No
 
     A revision is remembered as failed when it was rolled back or paused, so
     unattended runs do not try it again; one whose rollback failed too is not
-    (the next run tries to converge again).
+    (the next run tries to converge again), nor one the engine would not even
+    start (the environment failed, not the revision).
     """
-    if service.spec is None or not service.revision:
+    if service.spec is None or not service.revision or (report.failure and report.failure.environment):
         return None
     if report.outcome is Outcome.APPLIED and service.action in (ServiceAction.CREATE, ServiceAction.UPDATE):
         event = Event.DEPLOYED

@@ -77,6 +77,10 @@ class Failure:
     reason: str
     detail: str = ""     # health-check output and log tail of the failed replica
     abandoned: bool = False  # given up (a newer commit, --atomic), not proven bad: not remembered as failed
+    # The engine would not start a replica (a host port taken, a full disk, the engine restarting): the
+    # environment failed, not the revision. Rolled back like any failure, but not remembered as a failed
+    # revision: the next sync tries again. Only a replica that started and then failed is proof.
+    environment: bool = False
 
     def describe(self) -> str:
         return f"replica {self.replica} {self.reason}"
@@ -203,9 +207,11 @@ class Rollout:
             undone = Rollout(self.project, service, self.engine, self.report, self.runtime, may_revert=False).run()
             if undone.outcome is not Outcome.APPLIED:
                 return RolloutReport(Outcome.FAILED, f"{what}; rollback failed too: {undone.message}", failure)
-        if previous.spec is None:
-            return RolloutReport(Outcome.ROLLED_BACK, f"{what}; the new service was removed again", failure)
-        return RolloutReport(Outcome.ROLLED_BACK, f"{what}; rolled back to the previous revision", failure)
+        undone = "the new service was removed again" if previous.spec is None else \
+            "rolled back to the previous revision"
+        if failure.environment:   # not the revision's fault: an error (exit 1), tried again next time
+            return RolloutReport(Outcome.FAILED, f"{what}; {undone}; not held: the next sync tries again", failure)
+        return RolloutReport(Outcome.ROLLED_BACK, f"{what}; {undone}", failure)
 
     # -- engine steps -----------------------------------------------------
 
@@ -222,7 +228,8 @@ class Rollout:
             try:
                 started.append(future.result())
             except GitDeployError as exc:
-                failure = failure or Failure(f"slot {slot}", exc.message)
+                failure = failure or Failure(f"slot {slot}", f"could not be started: {exc.message}", exc.message,
+                                             environment=True)
         return started, failure
 
     def _remove_later(self, replicas: list[ObservedReplica]) -> None:

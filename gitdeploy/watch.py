@@ -6,6 +6,12 @@ one container listing and takes no lock; drift and new commits are both just
 "work" for the planner. One line per pass; a pass that fails is logged and the
 loop goes on (an engine restart or a network blip must not end the watch).
 
+A pass that fails (an error, or a service or job that failed) is tried again,
+but not at full speed: after consecutive failed passes the wait doubles, up to
+BACKOFF_LIMIT intervals, and a new commit ends the wait at once (it is looked
+for every interval). A held revision (exit 3) is no failed pass: it costs
+nothing and waits for Git.
+
 Stopping (SIGTERM/SIGINT) sets a flag checked between passes: a pass in
 progress finishes, so a rollout is completed or rolled back, never abandoned
 half-way. A newer commit does interrupt a rollout that is waiting for health:
@@ -30,6 +36,12 @@ if TYPE_CHECKING:
     from gitdeploy.secrets.keyring import Keyring
 
 NEWER_COMMIT_CHECK = 5.0  # seconds between looks for a newer commit during a rollout
+BACKOFF_LIMIT = 8         # intervals at most between passes after failed ones
+
+
+def intervals_to_wait(failed_passes: int) -> int:
+    """How many intervals to wait after `failed_passes` failed passes in a row: 1, 1, 2, 4, 8, 8..."""
+    return min(2 ** max(failed_passes - 1, 0), BACKOFF_LIMIT)
 
 
 @dataclass
@@ -50,14 +62,34 @@ class Watch:
     allow_empty: bool = False                        # a commit declaring no service prunes everything
     keyring: "Keyring | None" = None                 # opens the project's secrets (found on first use)
     _last_failure: tuple[str, str] | None = field(default=None, init=False)
+    failed_passes: int = field(default=0, init=False)   # in a row; 0 after a pass that did not fail
+    _commit: str = field(default="", init=False)          # of the last pass that read one
 
     def run(self) -> None:
         self.log(f"watching {self.source.repo} every {self.interval:g}s")
         while not self.stop.is_set():
             preempted = self.one_pass()
             if not preempted:
-                self.stop.wait(self.interval)
+                self._rest()
         self.log("stopped")
+
+    def _rest(self) -> None:
+        """Waits until the next pass: one interval, or after failed passes more, ended by a new commit."""
+        waits = intervals_to_wait(self.failed_passes)
+        if waits > 1:
+            self.log(f"{self.failed_passes} failed passes in a row: next pass in "
+                     f"{waits * self.interval:g}s, or as soon as a new commit lands")
+        for _ in range(waits):
+            if self.stop.wait(self.interval):
+                return
+            if waits > 1 and self._new_commit():
+                return
+
+    def _new_commit(self) -> bool:
+        try:
+            return operations.current_commit(self.source) != self._commit
+        except GitDeployError:
+            return False
 
     def one_pass(self) -> bool:
         """Runs one pass; True if a newer commit pre-empted it (then the next pass starts at once)."""
@@ -87,6 +119,9 @@ class Watch:
                 import traceback
 
                 self.log(traceback.format_exc())
+        failed = "error" in document or document.get("result") == "failed"
+        self.failed_passes = self.failed_passes + 1 if failed else 0
+        self._commit = document.get("commit", self._commit)
         if self.emit:
             self.emit(document)
         if self._news(document):

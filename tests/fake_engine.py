@@ -106,6 +106,7 @@ class FakeEngine:
     starts: int = 0
     image_volumes: dict[str, tuple[str, ...]] = field(default_factory=dict)   # image -> its VOLUME paths
     secret_files: dict[tuple[str, str, str], dict[str, bytes]] = field(default_factory=dict)  # (project, service, hash)
+    refuse_start: dict[str, str] = field(default_factory=dict)   # image -> the engine's error when starting it
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -156,6 +157,8 @@ class FakeEngine:
             self.starts += 1
             if self.starts == self.kill_at_start:
                 raise Killed()
+            if spec.image in self.refuse_start:
+                raise EngineError(f"starting replica of {spec.name}: {self.refuse_start[spec.image]}")
             name = L.replica_name(project, spec.name, slot, spec.template_hash()) + L.PENDING
             if name in self.replicas:
                 raise EngineError(f"creating replica {name}: Conflict. The container name is already in use")

@@ -141,3 +141,32 @@ def test_atomic_sync_puts_every_changed_service_back(api, project, repo):
     again = gitdeploy("sync", "--repo", str(repo.root))
     assert again.returncode == 3 and "started" not in again.stderr
     assert images(api, project, "web") == ["gitdeploy-test/app:v1"]
+
+
+def test_a_host_port_taken_by_another_process_does_not_hold_the_revision(api, project, repo):
+    """The environment failed, not the revision: the rollout is rolled back and the sync exits 1, and once
+    the port is free again the next (unattended) sync rolls the same revision out."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    repo.service("web")
+    repo.commit()
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    repo.service("web", ports=[{"containerPort": 80, "hostPort": port, "hostIP": "127.0.0.1"}])
+    repo.commit()
+    try:
+        failed = gitdeploy("sync", "--repo", str(repo.root))
+    finally:
+        taken.close()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "could not be started" in failed.stdout and "not held: the next sync tries again" in failed.stdout
+    (web,) = containers(api, project, "web")
+    assert not web["Ports"]                                   # the previous revision runs again
+    history = gitdeploy("history", "web", "--repo", str(repo.root), "-o", "json")
+    assert "rolled-back" not in {e["event"] for e in json.loads(history.stdout)["events"]}
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    (web,) = containers(api, project, "web")
+    assert [p["PublicPort"] for p in web["Ports"]] == [port]

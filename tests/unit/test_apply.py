@@ -184,3 +184,20 @@ def test_history_keeps_a_bounded_number_of_revisions():
         run(engine, svc("web", f"v{number}"))
     revisions = sorted({e.revision for e in engine.events})
     assert len(revisions) == KEPT_REVISIONS and revisions[0] == 4
+
+
+def test_a_replica_the_engine_will_not_start_is_an_error_not_a_failed_revision():
+    """A host port taken by another process is the environment's failure: the update is rolled back and
+    the run fails (exit 1), but the revision is not held; once the port is free the next sync rolls it out."""
+    engine = FakeEngine(refuse_start={"v2": "Bind for 127.0.0.1:8080 failed: port is already allocated"})
+    run(engine, svc("web"))
+    result, _ = run(engine, svc("web", "v2"))
+    (web,) = result.services
+    assert (web.outcome, result.result) == (Outcome.FAILED, RunOutcome.FAILED)
+    assert web.message == ("replica slot 1 could not be started: starting replica of web: Bind for 127.0.0.1:8080 "
+                           "failed: port is already allocated; rolled back to the previous revision; not held: the "
+                           "next sync tries again")
+    assert engine.images("web") == ["v1"] and not [e for e in engine.events if e.event is Event.ROLLED_BACK]
+    engine.refuse_start.clear()
+    again, _ = run(engine, svc("web", "v2"))
+    assert outcomes(again) == {"web": "applied"} and engine.images("web") == ["v2"]

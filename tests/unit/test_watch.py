@@ -104,3 +104,45 @@ def test_json_documents_go_to_emit_and_stop_ends_the_loop(repo):
     assert lines[0].startswith("watching ") and lines[-1] == "stopped" and documents == []
     loop.one_pass()
     assert documents[0]["result"] == "applied" and documents[0]["services"][0]["outcome"] == "applied"
+
+
+@pytest.mark.parametrize("failed_passes, intervals", [(0, 1), (1, 1), (2, 2), (3, 4), (4, 8), (9, 8)])
+def test_failed_passes_back_off(failed_passes, intervals):
+    from gitdeploy.watch import intervals_to_wait
+
+    assert intervals_to_wait(failed_passes) == intervals
+
+
+class CountingStop:
+    """The watch's stop flag, never set; records each wait instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        return False
+
+    def is_set(self) -> bool:
+        return False
+
+
+def test_a_backing_off_watch_starts_at_once_when_a_new_commit_lands(repo):
+    engine = FakeEngine(refuse_start={"v2": "no space left on device"})
+    repo.service("web", image="v2", healthCheck=CHECK)
+    repo.commit("v2")
+    loop, lines = watch(repo, engine)
+    loop.stop = CountingStop()
+    for _ in range(3):
+        loop.one_pass()
+    assert loop.failed_passes == 3 and "failed" in lines[-1]
+    loop._rest()                         # 4 intervals: no new commit
+    assert loop.stop.waits == [1.0] * 4 and "3 failed passes in a row: next pass in 4s" in lines[-1]
+    repo.service("web", image="v3", healthCheck=CHECK)
+    repo.commit("v3")
+    loop.stop.waits.clear()
+    loop._rest()                         # the new commit ends the wait after one interval
+    assert loop.stop.waits == [1.0]
+    engine.refuse_start.clear()
+    loop.one_pass()
+    assert loop.failed_passes == 0
