@@ -199,12 +199,7 @@ def _proven_failures(result: SyncResult) -> list[ServiceResult]:
 
 
 def status(desired: DesiredState, engine: Engine, observed: ObservedState | None = None) -> tuple[ServiceStatus, ...]:
-    observed = observed or engine.observe(desired.project)
-    return service_statuses(_status_plan(desired, engine, observed), observed)
-
-
-def _status_plan(desired: DesiredState, engine: Engine, observed: ObservedState) -> Plan:
-    return make_plan(desired, observed, prune=True, history=History(engine.read_history(desired.project)))
+    return overview(desired, engine, observed).services
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +210,18 @@ class Overview:
     jobs: tuple[JobStatus, ...]
     volumes: tuple[VolumeStatus, ...]
 
+    @property
+    def healthy(self) -> bool:
+        """`status --check`: every service Synced with all its replicas running, every job Synced."""
+        return all(s.synced and s.running == s.desired for s in self.services) and all(j.synced for j in self.jobs)
 
-def overview(desired: DesiredState, engine: Engine) -> Overview:
-    observed = engine.observe(desired.project)
-    the_plan = _status_plan(desired, engine, observed)
-    return Overview(service_statuses(the_plan, observed), job_statuses(the_plan), volumes(desired, engine, observed))
+
+def overview(desired: DesiredState, engine: Engine, observed: ObservedState | None = None) -> Overview:
+    observed = observed or engine.observe(desired.project)
+    history = History(engine.read_history(desired.project))
+    the_plan = make_plan(desired, observed, prune=True, history=history)
+    return Overview(service_statuses(the_plan, observed, history), job_statuses(the_plan),
+                    volumes(desired, engine, observed))
 
 
 def history(desired: DesiredState, engine: Engine, service: str | None = None) -> tuple[RevisionEvent, ...]:
@@ -269,14 +271,22 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
     return one, result
 
 
-def clear_pin(desired: DesiredState, engine: Engine, service: str) -> bool:
-    """Let `service` follow Git again. True if a pin was in force."""
+@dataclass(frozen=True, slots=True)
+class PinCleared:
+    cleared: bool          # a pin was in force
+    held_revision: int     # the revision Git declares, if it failed before (the next sync holds it); else 0
+
+
+def clear_pin(desired: DesiredState, engine: Engine, service: str) -> PinCleared:
+    """Let `service` follow Git again."""
     git_hash = _declared(desired, service).template_hash()
-    pin = History(engine.read_history(desired.project)).pin(service, git_hash)
+    past = History(engine.read_history(desired.project))
+    pin = past.pin(service, git_hash)
     if pin is not None:
         engine.append_history(desired.project,
                               pin.unpinned(git_hash, time.time(), "cleared by gitdeploy rollback --clear"))
-    return pin is not None
+    failed = past.failed(service, git_hash)
+    return PinCleared(pin is not None, failed.revision if failed is not None else 0)
 
 
 def _declared(desired: DesiredState, service: str) -> ServiceSpec:

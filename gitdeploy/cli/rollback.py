@@ -18,7 +18,8 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
                                                     help="Revision number (see `gitdeploy history`). Default: the "
                                                          "last deployed revision before the running one.")] = None,
              clear: Annotated[bool, typer.Option("--clear", envvar="GITDEPLOY_CLEAR",
-                                                 help="Remove the pin: the next sync rolls out what Git declares.")] = False,
+                                                 help="Remove the pin: the service follows Git again (a revision Git declares that failed before "
+                                                      "stays held).")] = False,
              repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
              pull: Pull = PullPolicy.MISSING, age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT,
              verbose: Verbose = False) -> None:
@@ -36,13 +37,18 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
     with command.loaded() as (revision, desired):
         if clear:
             cleared = operations.clear_pin(desired, docker_engine(), service)
-            command.say({"project": desired.project, "service": service, "cleared": cleared},
-                        f"{service} follows Git again; the next sync rolls out what it declares." if cleared
+            held = cleared.held_revision
+            follows = (f"the next sync rolls out what it declares" if not held else
+                       f"but Git declares revision {held}, which failed and was rolled back: the next sync keeps what "
+                       f"runs (sync --retry-failed to try revision {held} again)")
+            command.say({"project": desired.project, "service": service, "cleared": cleared.cleared,
+                         "heldRevision": held or None},
+                        f"{service} follows Git again; {follows}." if cleared.cleared
                         else f"{service} was not pinned.")
             return
         with progress.progress() as report, graceful_stop() as stopped:
             the_plan, result = operations.rollback(desired, docker_engine(pull), service, to,
                                                    lock_timeout=lock_timeout, progress=report, stop_requested=stopped,
                                                    secrets=command.secrets(revision))
-    command.show(jsonout.sync(revision, the_plan, result), lambda: text.sync_result(result))
+    command.show(jsonout.sync(revision, the_plan, result), lambda: text.rollback_result(result, the_plan))
     command.exit(ExitCode.INTERRUPTED if stopped() else ExitCode.of(result.result))

@@ -1,15 +1,25 @@
 """`gitdeploy status`: desired against running, per service."""
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
 from gitdeploy.cli.options import AgeKeyFile, Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.errors import ExitCode
+
+Check = Annotated[bool, typer.Option(
+    "--check", envvar="GITDEPLOY_CHECK",
+    help="Exit 2 unless every service is Synced with all its replicas running, and every job Synced: a probe.")]
 
 
 def status(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file: AgeKeyFile = None,
-           output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """Per service: running/desired replicas, image, deployed commit, Synced or OutOfSync; per job: its last
-    run (revision, image, result, exit code, when, how long); then the volumes."""
+           check: Check = False, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """Per service what runs (replicas running/desired, image, revision, commit) and whether it is what Git
+    declares (Synced or OutOfSync, with why); per job its last run (revision, image, result, exit code, when,
+    how long); then the volumes. Exit 0; with --check, 2 when anything is not Synced and ready."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
@@ -18,3 +28,5 @@ def status(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file: A
         seen = operations.overview(desired, docker_engine())
     command.show(jsonout.status(revision, desired.project, seen.services, seen.volumes, seen.jobs),
                  lambda: text.status(revision, desired.project, seen.services, seen.volumes, seen.jobs))
+    if check and not seen.healthy:
+        command.exit(ExitCode.CHANGES_PENDING)

@@ -51,7 +51,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
         if prune_volumes and not dry_run and not stopped():
             operations.prune_volumes(desired, docker_engine(pull), lock_timeout=lock_timeout, progress=report)
     document = jsonout.sync(revision, the_plan, result)
-    command.show(document, lambda: text.sync_result(result) if result is not None else None)
+    command.show(document, lambda: text.sync_result(result) if result is not None else text.dry_run())
     if result is not None:
         notify.tell(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.shown(m)}"))
     command.exit(ExitCode.INTERRUPTED if stopped() else ExitCode.of(result.result if result is not None else None))

@@ -97,6 +97,11 @@ class History:
         outcomes = [e for e in self.of(service) if e.template_hash == template_hash and e.event.is_outcome]
         return outcomes[-1] if outcomes and outcomes[-1].event.is_failure else None
 
+    def deployed_by(self, service: str, template_hash: str) -> str:
+        """The commit that last rolled this template out ("" if none is recorded)."""
+        return next((e.commit for e in reversed(self.of(service))
+                     if e.template_hash == template_hash and e.event is Event.DEPLOYED), "")
+
     def last_run(self, job: str) -> RevisionEvent | None:
         """A job's latest run (succeeded or failed), whatever its template."""
         return next((e for e in reversed(self.of(job)) if e.event in (Event.SUCCEEDED, Event.FAILED)), None)

@@ -66,6 +66,7 @@ class ServicePlan:
     held: RevisionEvent | None = None     # HELD: the earlier failure of this revision
     image_volumes: tuple[str, ...] = ()   # paths the image declares VOLUME, no mount covers: kept per slot
     depends_on: tuple[str, ...] = ()      # as declared; of a service no longer declared, as its replicas' label says
+    declared: ServiceSpec | None = None   # what Git declares (spec may differ: pinned, or held on what ran)
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -116,7 +117,7 @@ def plan(desired: DesiredState, observed: ObservedState, *, prune: bool = True,
     revision numbers are unknown; callers read it whenever there is work."""
     network = network_name(desired.project)
     services = [replace(_with_history(spec, observed.of_service(spec.name), desired.commit, history, retry_failed,
-                                      network), depends_on=spec.depends_on)
+                                      network), depends_on=spec.depends_on, declared=spec)
                 for spec in desired.services]
     # A name that changed kind (a service that became a job, or back) is one unit, of its new kind, that
     # first removes (a job: before its run) or last removes (a service: after its rollout) the old kind's.

@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 
+from gitdeploy.core.history import History
 from gitdeploy.core.model import DesiredState, MountKind
 from gitdeploy.core.observed import ObservedState, ObservedVolume
 from gitdeploy.core.plan import Plan, ServiceAction
@@ -12,46 +13,67 @@ from gitdeploy.core.plan import Plan, ServiceAction
 
 @dataclass(frozen=True, slots=True)
 class ServiceStatus:
+    """What runs (image, revision, commit of the replicas) and, apart, what Git declares and why they differ."""
+
     name: str
     desired: int
     running: int
-    image: str           # the declared image (or the running one, for undeclared services)
-    commit: str          # commit the replicas were created from; "mixed" or "" if none
+    image: str           # what runs: the image of the most common template among the replicas ("" if none runs)
+    commit: str          # what runs: the commit its replicas were made from ("mixed" only across templates)
     synced: bool
     pending: ServiceAction   # what `sync` would do
-    note: str = ""           # pinned by a manual rollback, or held after a failed rollout
+    note: str = ""           # pinned by a manual rollback, held after a failed rollout, or what differs
+    revision: int = 0        # what runs: its revision number (0: unknown, or nothing runs)
+    declared_image: str = ""     # what Git declares ("" for a service no longer declared)
+    declared_revision: int = 0   # the declared template's revision number (new ones get the next number)
 
     @property
     def sync_word(self) -> str:
         return "Synced" if self.synced else "OutOfSync"
 
 
-def service_statuses(plan: Plan, observed: ObservedState) -> tuple[ServiceStatus, ...]:
+def service_statuses(plan: Plan, observed: ObservedState, history: History | None = None) -> tuple[ServiceStatus, ...]:
+    history = history or History()
     rows = []
     for service in plan.services:
         replicas = observed.of_service(service.name)
-        commits = Counter(r.commit for r in replicas if r.commit)
-        commit = next(iter(commits)) if len(commits) == 1 else ("mixed" if commits else "")
-        image = service.spec.image if service.spec else (replicas[0].image if replicas else "")
+        templates = Counter(r.template_hash for r in replicas if r.recognised)
+        runs = templates.most_common(1)[0][0] if templates else ""
+        of_it = [r for r in replicas if r.template_hash == runs]
+        commits = Counter(r.commit for r in of_it if r.commit)
+        # A replica repaired from a later commit carries that commit; the template is still the one a
+        # rollout brought: say that commit (from the history), "mixed" only across templates.
+        commit = "mixed" if len(templates) > 1 else history.deployed_by(service.name, runs) or \
+            (commits.most_common(1)[0][0] if commits else "")
+        declared = service.declared
+        synced = not service.work and service.action not in (ServiceAction.ORPHANED, ServiceAction.HELD) \
+            and service.pinned is None
         rows.append(ServiceStatus(
             name=service.name,
             desired=service.desired_replicas,
             running=sum(r.running for r in replicas),
-            image=image,
+            image=of_it[0].image if of_it else "",
             commit=commit,
-            synced=not service.work and service.action not in (ServiceAction.ORPHANED, ServiceAction.HELD)
-            and service.pinned is None,
+            synced=synced,
             pending=service.action,
-            note=_note(service),
+            note=_note(service, synced, declared),
+            revision=history.revision_of(service.name, runs) if runs and history.of(service.name) else 0,
+            declared_image=declared.image if declared else "",
+            declared_revision=service.held.revision if service.held else
+            history.revision_of(service.name, declared.template_hash()) if declared else 0,
         ))
     return tuple(rows)
 
 
-def _note(service) -> str:
+def _note(service, synced: bool, declared) -> str:
     if service.pinned is not None:
         return f"rolled back to revision {service.pinned.revision} (gitdeploy rollback {service.name} --clear to follow Git again)"
     if service.held is not None:
-        return f"revision {service.held.revision} failed and was rolled back; not retried until the manifest changes"
+        return (f"Git declares revision {service.held.revision} ({declared.image if declared else '?'}), which failed "
+                "and was rolled back; not retried until the manifest changes (or sync --retry-failed)")
+    if not synced and service.action is not ServiceAction.ORPHANED:
+        return f"sync would {service.action.value} it" + (f": {service.changes[0].describe().splitlines()[0]}"
+                                                          if service.changes else "")
     return ""
 
 

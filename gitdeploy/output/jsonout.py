@@ -107,7 +107,8 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
     return _source(revision, project) | {
         "services": [
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
-             "commit": r.commit, "sync": r.sync_word, "pending": r.pending.value, "note": r.note}
+             "revision": r.revision, "commit": r.commit, "declaredImage": r.declared_image,
+             "declaredRevision": r.declared_revision, "sync": r.sync_word, "pending": r.pending.value, "note": r.note}
             for r in rows
         ],
         "jobs": [

@@ -102,25 +102,57 @@ def sync_result(result: SyncResult) -> None:
     if result.result is RunOutcome.NOOP and result.changed_nothing:
         out.print(f"Nothing to do: {shown(result.project)} already matches {shown(result.commit[:12])}.")
         return
+    _outcome_lines(result)
+    held = [s.name for s in result.went_wrong() if s.action is ServiceAction.HELD]
+    failed = [s.name for s in result.went_wrong() if s.action is not ServiceAction.HELD]
+    blocked = [s.name for s in result.services if s.outcome is Outcome.BLOCKED]
+    also = "".join(f"; {shown(', '.join(names))} {words}" for names, words in (
+        (held, "held back after an earlier failure"), (blocked, "not changed (blocked)")) if names)
+    if failed:
+        out.print(f"[red]Sync failed for {shown(', '.join(failed))}[/]{also}; the others are converged.")
+    elif held or blocked:
+        out.print(f"[yellow]Not synced:[/] {also.removeprefix('; ')}; the others are converged to "
+                  f"{shown(result.commit[:12])}.")
+    else:
+        out.print(f"[green]Synced[/] {shown(result.project)} to {shown(result.commit[:12])}.")
+
+
+def dry_run() -> None:
+    console.stdout().print("Dry run: nothing was changed.")
+
+
+def rollback_result(result: SyncResult, the_plan: Plan) -> None:
+    """What `rollback` did, from what to what: the revision, its image and commit."""
+    out = console.stdout()
+    (service,) = the_plan.services
+    pin = service.pinned
+    target = f"revision {pin.revision} ({shown(pin.image)}, commit {shown(pin.commit[:12])})" if pin else "?"
+    _outcome_lines(result)
+    if result.went_wrong():
+        out.print(f"[red]Rollback of {shown(service.name)} to {target} failed[/]; what ran before runs again "
+                  "and nothing is pinned.")
+    elif the_plan.in_sync or not service.work:
+        out.print(f"{shown(service.name)} already runs {target}; pinned there.")
+    else:
+        out.print(f"[green]Rolled {shown(service.name)} back[/] to {target} and pinned it there: later syncs leave "
+                  f"it until Git declares something else for it, or `gitdeploy rollback {shown(service.name)} --clear`.")
+
+
+def _outcome_lines(result: SyncResult) -> None:
+    out = console.stdout()
     for service in result.services:
         if service.outcome is Outcome.APPLIED:
             out.print(f"  [green]✓[/] {shown(service.name)} {service.action.value}: {shown(service.message)}")
         elif service.outcome.went_wrong:
-            word = "rolled back" if service.outcome is Outcome.ROLLED_BACK else "failed"
-            out.print(f"  [red]✗ {shown(service.name)} {service.action.value} {word}:[/] {shown(service.message)}")
+            word = "" if service.action is ServiceAction.HELD else \
+                " rolled back" if service.outcome is Outcome.ROLLED_BACK else " failed"
+            out.print(f"  [red]✗ {shown(service.name)} {service.action.value}{word}:[/] {shown(service.message)}")
             for line in service.detail.splitlines():
                 out.print(f"      {shown(line)}")
         elif service.outcome is Outcome.KEPT:
             out.print(f"  [yellow]?[/] {shown(service.name)}: {shown(service.message)}")
         elif service.outcome is Outcome.BLOCKED:
             out.print(f"  [yellow]⏸ {shown(service.name)} {service.action.value}[/] {shown(service.message)}")
-    failed = [s.name for s in result.went_wrong()]
-    blocked = [s.name for s in result.services if s.outcome is Outcome.BLOCKED]
-    if failed:
-        held = f"; {shown(', '.join(blocked))} not changed (blocked)" if blocked else ""
-        out.print(f"[red]Sync failed for {shown(', '.join(failed))}[/]{held}; the others are converged.")
-    else:
-        out.print(f"[green]Synced[/] {shown(result.project)} to {shown(result.commit[:12])}.")
 
 
 def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
@@ -131,11 +163,12 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
     out = console.stdout()
     out.print(f"[bold]{shown(header(revision, project))}[/]")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("SERVICE", "READY", "IMAGE", "COMMIT", "SYNC"):
+    for column in ("SERVICE", "READY", "RUNS IMAGE", "REVISION", "COMMIT", "SYNC"):
         table.add_column(column)
     for row in rows:
         sync = f"[green]{row.sync_word}[/]" if row.synced else f"[yellow]{row.sync_word}[/] ({row.pending.value})"
-        table.add_row(shown(row.name), f"{row.running}/{row.desired}", shown(row.image), shown(row.commit[:12]), sync)
+        table.add_row(shown(row.name), f"{row.running}/{row.desired}", shown(row.image or "-"),
+                      str(row.revision or "-"), shown(row.commit[:12] or "-"), sync)
     out.print(table)
     for row in rows:
         if row.note:

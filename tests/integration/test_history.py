@@ -59,6 +59,9 @@ def test_manual_rollback_stays_until_git_changes_or_it_is_cleared(api, project, 
     rolled = gitdeploy("rollback", "web", "--repo", str(repo.root))
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert images(api, project) == ["gitdeploy-test/app:v1"] * 2
+    # It says from what to what, and not that it synced the commit it did not deploy.
+    assert "Rolled web back to revision 1 (gitdeploy-test/app:v1, commit " in rolled.stdout
+    assert "Synced" not in rolled.stdout
 
     # The next unattended sync does not undo it, and status and diff say so.
     assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0

@@ -170,3 +170,16 @@ def test_a_host_port_taken_by_another_process_does_not_hold_the_revision(api, pr
     assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
     (web,) = containers(api, project, "web")
     assert [p["PublicPort"] for p in web["Ports"]] == [port]
+
+
+def test_status_shows_what_runs_after_a_rollback_and_check_fails_until_synced(api, project, repo):
+    assert deploy(repo, "gitdeploy-test/app:v1", healthCheck=EXEC_CHECK).returncode == 0
+    probe = gitdeploy("status", "--check", "--repo", str(repo.root))
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    assert deploy(repo, "gitdeploy-test/app:v3", healthCheck=EXEC_CHECK).returncode == 3
+    (web,) = json.loads(gitdeploy("status", "--repo", str(repo.root), "-o", "json").stdout)["services"]
+    assert (web["image"], web["revision"], web["declaredImage"], web["declaredRevision"]) == (
+        "gitdeploy-test/app:v1", 1, "gitdeploy-test/app:v3", 2)
+    assert web["sync"] == "OutOfSync" and web["note"].startswith("Git declares revision 2 (gitdeploy-test/app:v3)")
+    shown = gitdeploy("status", "--check", "--repo", str(repo.root))
+    assert shown.returncode == 2 and "gitdeploy-test/app:v1" in shown.stdout

@@ -179,6 +179,7 @@ def test_dry_run_and_bad_manifests_change_nothing(api, project, repo):
     repo.commit()
     dry = gitdeploy("sync", "--repo", str(repo.root), "--dry-run")
     assert dry.returncode == 0 and "+ web" in dry.stdout and ids(api, project) == []
+    assert dry.stdout.splitlines()[-1] == "Dry run: nothing was changed."
 
     repo.service("web", replicass=2)
     repo.commit("typo")

@@ -89,7 +89,7 @@ def test_rollback_pins_the_previous_revision_until_git_moves_on():
     again, _ = sync(engine, v2)
     assert again.services[0].pinned is not None and engine.images("web") == ["v1"]   # held by the pin
     assert operations.status(v2, engine)[0].note.startswith("rolled back to revision 1")
-    assert operations.clear_pin(v2, engine, "web") is True
+    assert operations.clear_pin(v2, engine, "web") == operations.PinCleared(True, 0)
     sync(engine, v2)
     assert engine.images("web") == ["v2"]
 
@@ -163,3 +163,32 @@ def test_atomic_stopped_by_the_user_reverts_nothing_and_remembers_no_failure():
                      stop_requested=lambda: "stopped by the user (Ctrl-C)" if asked else None)
     assert all(s.abandoned for s in result.services if s.outcome is not Outcome.APPLIED)
     assert not [e for e in engine.events if e.event is Event.ROLLED_BACK]
+
+
+def test_status_says_what_runs_and_apart_what_git_declares():
+    """v2 runs, v3 failed and was rolled back: status shows v2 (revision 2) running, and that Git declares v3
+    (revision 3), held; after a drift repair every replica runs one template, so the commit is not 'mixed'."""
+    engine = FakeEngine(behaviours={"v3": UNHEALTHY})
+    for image, commit in (("v1", "c1"), ("v2", "c2"), ("v3", "c3")):
+        sync(engine, desired(("web", image), replicas=2, commit=commit))
+    seen = operations.overview(desired(("web", "v3"), replicas=2, commit="c3"), engine)
+    (web,) = seen.services
+    assert (web.image, web.revision, web.commit) == ("v2", 2, "c2" * 20)
+    assert (web.declared_image, web.declared_revision, web.synced, web.pending) == ("v3", 3, False, ServiceAction.HELD)
+    assert web.note.startswith("Git declares revision 3 (v3), which failed and was rolled back")
+    assert not seen.healthy
+    engine.replicas.pop(engine.names("web")[0])                # drift: a replica removed by hand
+    sync(engine, desired(("web", "v2"), replicas=2, commit="c4"))   # repaired from a later commit
+    (web,) = operations.overview(desired(("web", "v2"), replicas=2, commit="c4"), engine).services
+    assert (web.image, web.revision, web.commit, web.synced) == ("v2", 2, "c2" * 20, True)
+
+
+def test_clearing_a_pin_says_when_git_declares_a_revision_that_failed():
+    """rollback --clear must not promise a rollout the next sync will hold."""
+    engine = FakeEngine(behaviours={"v3": UNHEALTHY})
+    sync(engine, desired(("web", "v1")))
+    sync(engine, desired(("web", "v2"), commit="c2"))
+    v3 = desired(("web", "v3"), commit="c3")
+    sync(engine, v3)                                              # fails: revision 3 is held
+    operations.rollback(v3, engine, "web", to=1, runtime=engine.clock.runtime())
+    assert operations.clear_pin(v3, engine, "web") == operations.PinCleared(True, 3)
