@@ -37,7 +37,7 @@ from gitdeploy import probes
 from gitdeploy.core.model import FailureAction, HealthCheck, ServiceSpec, UpdateOrder
 from gitdeploy.core.observed import ObservedReplica
 from gitdeploy.core.plan import RemoveReplica, ServicePlan, SlotWork, StartReplica
-from gitdeploy.core.readiness import ReplicaWatch, Verdict
+from gitdeploy.core.readiness import ProbeOutcome, ReplicaProbe, ReplicaWatch, Verdict
 from gitdeploy.core.results import Outcome
 from gitdeploy.core.revert import previous_revision, revert_plan
 from gitdeploy.core.units import format_duration
@@ -66,7 +66,7 @@ class Runtime:
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    probe: Callable[[HealthCheck, str], bool] = probes.probe
+    probe: Callable[[HealthCheck, str], ProbeOutcome] = probes.probe
     services_at_once: int = SERVICES_AT_ONCE
     steps_at_once: int = STEPS_AT_ONCE
 
@@ -308,7 +308,7 @@ class Watcher:
         if self.runtime.clock() >= deadline:
             return Failure(waiting, f"was not ready within the progress deadline "
                                     f"({format_duration(self.spec.update.progress_deadline)}): "
-                                    f"{self.watches[waiting].last.reason}", self._detail(waiting, ""))
+                                    f"{self.watches[waiting].last.reason}", self._detail(waiting, None))
         return None
 
     def _tick(self) -> Failure | None:
@@ -325,7 +325,7 @@ class Watcher:
                 self.probe_due[name] = now + check.interval
             verdict = watch.observe(seen, now, passed)
             if verdict.verdict is Verdict.FAILED:
-                return Failure(name, verdict.reason, self._detail(name, seen.health_output))
+                return Failure(name, verdict.reason, self._detail(name, seen))
             if verdict.verdict is Verdict.READY:
                 # Passed: from now on the replica serves, in this run's eyes and the next one's.
                 self.confirmed[name] = self.engine.confirm_replica(name)
@@ -337,14 +337,20 @@ class Watcher:
             self.report(f"ready {ready}/{len(self.watches)}: {name} {self.said[name]}")
         return None
 
-    def _detail(self, name: str, health_output: str) -> str:
-        """What a failure report shows of a replica: its last health-check output and log lines."""
+    def _detail(self, name: str, seen: ReplicaProbe | None) -> str:
+        """What a failure report shows of a replica: why its last check failed (gitdeploy's probe: the HTTP
+        status or connection error; the engine's: the output and exit code), how it exited, its last log lines."""
         parts = []
-        if health_output:
-            parts.append(f"last health check output:\n{health_output[-500:]}")
+        watch = self.watches.get(name)
+        if watch is not None and watch.last_probe_failure:
+            parts.append(f"last health check: {watch.last_probe_failure}")
+        if seen is not None and seen.health_output:
+            code = f" (exit code {seen.health_exit_code})" if seen.health_exit_code is not None else ""
+            parts.append(f"last health check output{code}:\n{seen.health_output[-500:]}")
+        if seen is not None and seen.state in ("exited", "dead"):
+            parts.append(f"the container exited with code {seen.exit_code}")
         logs = self.engine.replica_logs(name, lines=10)
-        if logs:
-            parts.append(f"last log lines:\n{logs}")
+        parts.append(f"last log lines:\n{logs}" if logs else "no log lines")
         return "\n".join(parts)
 
 

@@ -18,7 +18,7 @@ from gitdeploy.core import labels as L
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import ServiceSpec
 from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
-from gitdeploy.core.readiness import ReplicaProbe
+from gitdeploy.core.readiness import PASSED, ReplicaProbe
 from gitdeploy.errors import EngineError, ImageNotFound, LockHeld
 from gitdeploy.rollout import Runtime
 
@@ -57,7 +57,7 @@ class FakeClock:
         with self._lock:
             self.now += seconds
 
-    def runtime(self, probe=lambda check, address: True) -> Runtime:
+    def runtime(self, probe=lambda check, address: PASSED) -> Runtime:
         # One thread each: services and steps run one after another, so fake time is deterministic.
         return Runtime(clock=self, sleep=self.sleep, probe=probe, services_at_once=1, steps_at_once=1)
 

@@ -30,6 +30,18 @@ class ReplicaProbe:
     health: str = ""        # engine health: "" (none), starting, healthy, unhealthy
     health_output: str = "" # output of the last engine health check
     address: str = ""       # address on the project network, for gitdeploy's own probes
+    health_exit_code: int | None = None   # exit code of the last engine health check (exec)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    """One of gitdeploy's own http/tcp probes: passed, or why not (an HTTP status, a connection error)."""
+
+    passed: bool
+    why: str = ""
+
+
+PASSED = ProbeOutcome(True)
 
 
 class Verdict(str, Enum):
@@ -53,6 +65,7 @@ class ReplicaWatch:
         self.started_at = started_at
         self.healthy_since: float | None = None
         self.failed_probes = 0
+        self.last_probe_failure = ""      # why gitdeploy's last probe failed, for the failure report
         self.first_restart_count: int | None = None
         self.last: Readiness = Readiness(Verdict.WAITING, "starting")
 
@@ -60,11 +73,11 @@ class ReplicaWatch:
     def probed_by_gitdeploy(self) -> bool:
         return self.check is not None and self.check.kind.probed_by_gitdeploy
 
-    def observe(self, probe: ReplicaProbe, now: float, probe_ok: bool | None = None) -> Readiness:
+    def observe(self, probe: ReplicaProbe, now: float, probe_ok: ProbeOutcome | None = None) -> Readiness:
         self.last = self._assess(probe, now, probe_ok)
         return self.last
 
-    def _assess(self, probe: ReplicaProbe, now: float, probe_ok: bool | None) -> Readiness:
+    def _assess(self, probe: ReplicaProbe, now: float, probe_ok: ProbeOutcome | None) -> Readiness:
         if self.first_restart_count is None:
             self.first_restart_count = probe.restart_count
         if probe.state in ("exited", "dead"):
@@ -93,20 +106,24 @@ class ReplicaWatch:
         """Passing its checks now (ready or still being monitored)."""
         return self.healthy_since is not None and self.last.verdict is not Verdict.FAILED
 
-    def _healthy(self, probe: ReplicaProbe, now: float, probe_ok: bool | None) -> bool | Readiness:
+    def _healthy(self, probe: ReplicaProbe, now: float, probe_ok: ProbeOutcome | None) -> bool | Readiness:
         if self.probed_by_gitdeploy:
             if probe_ok is None:          # no probe was due this tick: keep the last answer
                 return self.healthy_since is not None
-            if probe_ok:
+            if probe_ok.passed:
                 self.failed_probes = 0
                 return True
             self.failed_probes += 1
+            self.last_probe_failure = probe_ok.why
             past_grace = now - self.started_at >= self.check.start_period
             if past_grace and self.failed_probes >= self.check.retries:
-                return Readiness(Verdict.FAILED, f"{self.failed_probes} {self.check.kind.value} health checks failed in a row")
+                why = f": the last: {probe_ok.why}" if probe_ok.why else ""
+                return Readiness(Verdict.FAILED, f"{self.failed_probes} {self.check.kind.value} health checks failed "
+                                                 f"in a row{why}")
             return False
         if probe.health == "unhealthy":
-            return Readiness(Verdict.FAILED, "health check reported unhealthy")
+            code = f" (exit code {probe.health_exit_code})" if probe.health_exit_code is not None else ""
+            return Readiness(Verdict.FAILED, f"health check reported unhealthy{code}")
         if probe.health:
             return probe.health == "healthy"
         return True  # no health check at all: running is all we can know

@@ -389,6 +389,7 @@ class DockerEngine:
             health=health.get("Status", ""),
             health_output=(log[-1].get("Output") or "").strip() if log else "",
             address=address,
+            health_exit_code=log[-1].get("ExitCode") if log else None,
         )
 
     def replica_logs(self, name: str, lines: int = 20) -> str:

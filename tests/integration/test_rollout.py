@@ -47,7 +47,10 @@ def test_a_failing_health_check_is_rolled_back_without_losing_capacity(api, proj
         result = deploy(repo, "gitdeploy-test/app:v3", **spec)
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"✗ web update rolled back: revision 2: replica {project}_web-1-" in result.stdout
-    assert "health check reported unhealthy; rolled back to the previous revision" in result.stdout
+    assert "health check reported unhealthy (exit code 1); rolled back to the previous revision" in result.stdout
+    # Why, in JSON too: the check's output and exit code, and the replica's last log lines (issue 13).
+    (web,) = json.loads(gitdeploy("sync", "--repo", str(repo.root), "--retry-failed", "-o", "json").stdout)["services"]
+    assert web["outcome"] == "rolled_back" and "last health check output (exit code 1):" in web["detail"]
     assert ids(api, project, "web") == before          # start-first: the old replicas never left
     assert images(api, project, "web") == ["gitdeploy-test/app:v1"] * 2
     assert min(sampler.samples) >= 2, sampler.samples
@@ -74,12 +77,14 @@ def test_http_and_tcp_checks_are_probed_by_gitdeploy(api, project, repo):
     assert result.returncode == 0 and images(api, project, "web") == ["gitdeploy-test/app:v2"]
 
     failing = deploy(repo, "gitdeploy-test/app:v3", healthCheck=http)
-    assert failing.returncode == 3 and "3 http health checks failed in a row" in failing.stdout
+    assert failing.returncode == 3 and "3 http health checks failed in a row: the last: GET http://" in failing.stdout
+    assert "/healthz answered HTTP 404, not 200" in failing.stdout
     assert images(api, project, "web") == ["gitdeploy-test/app:v2"]
 
     tcp_wrong_port = {"tcp": {"port": 81}, "interval": "1s", "timeout": "1s", "retries": 2}
     result = deploy(repo, "gitdeploy-test/app:v1", healthCheck=tcp_wrong_port)
     assert result.returncode == 3 and "2 tcp health checks failed in a row" in result.stdout
+    assert ":81: connection refused (nothing listens on that port)" in result.stdout
     assert deploy(repo, "gitdeploy-test/app:v1", healthCheck={"tcp": {"port": 80}, "interval": "1s"}).returncode == 0
 
 

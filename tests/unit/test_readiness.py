@@ -1,12 +1,15 @@
 """Readiness of a new replica from a sequence of observations (pure, time passed in)."""
 from gitdeploy.core.model import HealthCheck
-from gitdeploy.core.readiness import ReplicaProbe, ReplicaWatch, Verdict
+from gitdeploy.core.readiness import ProbeOutcome, ReplicaProbe, ReplicaWatch, Verdict
 
 RUNNING = ReplicaProbe("running")
+REFUSED = "GET http://10.0.0.2:80/: connection refused (nothing listens on that port)"
 
 
 def verdicts(watch, observations):
-    return [watch.observe(probe, now, ok).verdict.value for now, probe, ok in observations]
+    """(now, what the engine says, gitdeploy's probe: True, False (refused), or None (none due))."""
+    return [watch.observe(probe, now, None if ok is None else ProbeOutcome(ok, "" if ok else REFUSED)).verdict.value
+            for now, probe, ok in observations]
 
 
 def test_without_any_check_ready_after_running_for_monitor():
@@ -24,7 +27,8 @@ def test_engine_health_must_hold_for_monitor():
 
 def test_unhealthy_exited_and_restarted_fail_at_once():
     check = HealthCheck(exec=("true",))
-    assert ReplicaWatch(check, 1, 0).observe(ReplicaProbe("running", health="unhealthy"), 0).verdict is Verdict.FAILED
+    unhealthy = ReplicaWatch(check, 1, 0).observe(ReplicaProbe("running", health="unhealthy", health_exit_code=1), 0)
+    assert (unhealthy.verdict, unhealthy.reason) == (Verdict.FAILED, "health check reported unhealthy (exit code 1)")
     exited = ReplicaWatch(None, 1, 0).observe(ReplicaProbe("exited", exit_code=3), 0)
     assert (exited.verdict, exited.reason) == (Verdict.FAILED, "exited with code 3")
     watch = ReplicaWatch(None, 5, 0)
@@ -41,4 +45,4 @@ def test_http_probe_retries_and_start_period():
         ["waiting", "waiting", "waiting", "ready", "waiting", "waiting", "ready"]
     failing = ReplicaWatch(check, monitor=1.0, started_at=0.0)
     assert verdicts(failing, [(3, RUNNING, False), (4, RUNNING, False)]) == ["waiting", "failed"]
-    assert failing.last.reason == "2 http health checks failed in a row"
+    assert failing.last.reason == f"2 http health checks failed in a row: the last: {REFUSED}"

@@ -13,6 +13,7 @@ from gitdeploy.core.model import DesiredState, FailureAction, HealthCheck, Servi
 from gitdeploy.core.plan import ServiceAction, plan
 from gitdeploy.core.results import Outcome
 from gitdeploy.rollout import Rollout
+from gitdeploy.core.readiness import PASSED, ProbeOutcome
 from tests.fake_engine import CRASHES, DIES_IN_MONITOR, GOOD, NEVER_READY, RUNS, UNHEALTHY, FakeEngine, Killed
 
 CHECK = HealthCheck(exec=("true",), interval=1.0, timeout=1.0, retries=2)
@@ -32,7 +33,7 @@ def deployed(engine: FakeEngine, spec: ServiceSpec, commit: str = "c1") -> None:
     engine.starts = 0
 
 
-def roll_out(engine: FakeEngine, spec: ServiceSpec, commit: str = "c2", probe=lambda check, address: True,
+def roll_out(engine: FakeEngine, spec: ServiceSpec, commit: str = "c2", probe=lambda check, address: PASSED,
              **hooks):
     service = plan(DesiredState("shop", commit, (spec,)), engine.observe("shop")).services[0]
     lines: list[str] = []
@@ -96,7 +97,8 @@ def test_stop_first_keeps_replicas_minus_parallelism_and_restores_the_stopped_sl
     assert report.outcome is Outcome.ROLLED_BACK
     assert engine.lowest_running["web"] >= 2
     assert "rolling back 1 replica(s) to the previous revision" in lines
-    assert report.failure.detail == "last log lines:\nlog of shop_web-1-" + web("v2").template_hash()[:7] + "-pending"
+    assert report.failure.detail == "the container exited with code 1\nlast log lines:\nlog of shop_web-1-" + \
+        web("v2").template_hash()[:7] + "-pending"
 
 
 def test_a_later_batch_failing_puts_the_earlier_batches_back_too():
@@ -130,9 +132,12 @@ def test_gitdeploys_own_http_probe_gates_the_rollout():
     engine = FakeEngine(behaviours={"v2": RUNS, "v1": RUNS})
     http = replace(CHECK, exec=None, http_port=80, retries=3)
     deployed(engine, replace(web("v1"), health=http))
-    _, report, _ = roll_out(engine, replace(web("v2"), health=http), probe=lambda check, address: False)
+    answer = ProbeOutcome(False, "GET http://{address}:80/ answered HTTP 503, not 200")
+    _, report, _ = roll_out(engine, replace(web("v2"), health=http), probe=lambda check, address: answer)
     assert report.outcome is Outcome.ROLLED_BACK
-    assert "3 http health checks failed in a row" in report.message
+    assert "3 http health checks failed in a row: the last: GET http://{address}:80/ answered HTTP 503" in report.message
+    # Said again in the detail, with the replica's last log lines.
+    assert report.failure.detail.splitlines()[:2] == [f"last health check: {answer.why}", "last log lines:"]
 
 
 def test_a_newer_commit_abandons_a_rollout_stuck_on_health():
