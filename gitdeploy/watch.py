@@ -100,7 +100,8 @@ class Watch:
                                                         keyring=self.keyring)
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
-                lock_timeout=self.lock_timeout, progress=self.progress,
+                lock_timeout=self.lock_timeout, progress=lambda name, message: self.progress(
+                    f"{desired.project} {name}", message),
                 should_abort=self._newer_commit(revision.commit, preempted), runtime=self.runtime,
                 secrets=operations.committed_secrets(revision, self.keyring) if self.keyring else None)
             document = jsonout.sync(revision, the_plan, result)

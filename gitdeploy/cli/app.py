@@ -109,10 +109,10 @@ def _json_wanted() -> bool:
     args = sys.argv[1:]
     for index, arg in enumerate(args):
         if arg in ("-o", "--output") and index + 1 < len(args):
-            return args[index + 1].lower() == "json"
+            return args[index + 1].lower() in ("json", "jsonl")
         if arg.startswith("--output=") or (arg.startswith("-o") and len(arg) > 2):
-            return arg.split("=", 1)[-1].removeprefix("-o").lower() == "json"
-    return os.environ.get("GITDEPLOY_OUTPUT", "").lower() == "json"
+            return arg.split("=", 1)[-1].removeprefix("-o").lower() in ("json", "jsonl")
+    return os.environ.get("GITDEPLOY_OUTPUT", "").lower() in ("json", "jsonl")
 
 
 def _verbose() -> bool:

@@ -69,7 +69,7 @@ class Command:
 
     @property
     def json(self) -> bool:
-        return self.output is OutputFormat.JSON
+        return self.output.is_json
 
     def show(self, document: dict, as_text: Callable[[], None]) -> None:
         """One JSON document on stdout with --output json, else the text rendering."""

@@ -16,7 +16,12 @@ from gitdeploy.errors import GitDeployError
 
 class OutputFormat(str, Enum):
     TEXT = "text"
-    JSON = "json"
+    JSON = "json"     # indented on a terminal, one line otherwise (so `>> log.jsonl` holds one document a line)
+    JSONL = "jsonl"   # always one line per document
+
+    @property
+    def is_json(self) -> bool:
+        return self is not OutputFormat.TEXT
 
 
 Repo = Annotated[str, typer.Option(
@@ -29,7 +34,8 @@ Path = Annotated[str | None, typer.Option(
     "--path", envvar="GITDEPLOY_PATH", help="Folder inside the repository that holds gitdeploy.yaml and the manifests.")]
 Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", envvar="GITDEPLOY_OUTPUT", case_sensitive=False,
-    help="text for people; json prints one JSON document on stdout (logs stay on stderr).")]
+    help="text for people; json prints one JSON document on stdout (logs stay on stderr), indented on a "
+         "terminal and on one line otherwise; jsonl always on one line.")]
 AgeKeyFile = Annotated[str | None, typer.Option(
     "--age-key-file", envvar="GITDEPLOY_AGE_KEY_FILE",
     help="File holding the age secret key(s) that open the project's secrets. Default: as sops looks, "
@@ -76,7 +82,7 @@ def rendered_errors(output: OutputFormat, verbose: bool) -> Iterator[None]:
             from gitdeploy.output.safe import plain
 
             print(plain(traceback.format_exc()), file=sys.stderr, end="")
-        if output is OutputFormat.JSON:
+        if output.is_json:
             jsonout.emit(jsonout.error(exc))
         text.error(exc)
         raise typer.Exit(int(exc.exit_code)) from None

@@ -46,7 +46,7 @@ def rollback(service: Annotated[str, typer.Argument(help="The service to roll ba
                         f"{service} follows Git again; {follows}." if cleared.cleared
                         else f"{service} was not pinned.")
             return
-        with progress.progress() as report, graceful_stop() as stopped:
+        with progress.progress(desired.project) as report, graceful_stop() as stopped:
             the_plan, result = operations.rollback(desired, docker_engine(pull), service, to,
                                                    lock_timeout=lock_timeout, progress=report, stop_requested=stopped,
                                                    secrets=command.secrets(revision))

@@ -42,7 +42,8 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
 
     command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file)
     show_plan = text.plan if not command.json else (lambda revision, p: None)
-    with command.loaded() as (revision, desired), progress.progress() as report, graceful_stop() as stopped:
+    with command.loaded() as (revision, desired), progress.progress(desired.project) as report, \
+            graceful_stop() as stopped:
         the_plan, result = operations.sync(
             desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
             lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped, secrets=command.secrets(revision),

@@ -19,10 +19,10 @@ from gitdeploy.core.revision import Revision
 
 
 def emit(document: dict, *, one_line: bool = False) -> None:
-    """One document on stdout; `one_line` for a stream of them (one JSON object per line, flushed)."""
-    sys.stdout.write(dumps(document, indent=None if one_line else 2) + "\n")
-    if one_line:
-        sys.stdout.flush()
+    """One document on stdout, flushed: indented for a person at a terminal, else on one line (a log file
+    appended to gets one document a line); `one_line` always (`-o jsonl`, a stream of them)."""
+    sys.stdout.write(dumps(document, indent=None if one_line or not sys.stdout.isatty() else 2) + "\n")
+    sys.stdout.flush()
 
 
 def dumps(document: dict, indent: int | None = None) -> str:

@@ -1,8 +1,13 @@
-"""Rollout progress on stderr: a live panel on a terminal, one plain line per event otherwise."""
+"""Rollout progress on stderr: a live panel on a terminal, one plain line per event otherwise.
+
+A plain line is what a log file wants: `2026-12-05T21:50:01 shop web: started ...`
+(a timestamp, the project, the service or job, the event).
+"""
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -12,9 +17,9 @@ from gitdeploy.output.safe import shown
 
 
 @contextmanager
-def progress() -> Iterator[Callable[[str, str], None]]:
+def progress(project: str = "") -> Iterator[Callable[[str, str], None]]:
     if not sys.stderr.isatty():
-        yield plain
+        yield of_project(project)
         return
     from rich.live import Live
     from rich.table import Table
@@ -45,5 +50,10 @@ def progress() -> Iterator[Callable[[str, str], None]]:
             live[0].stop()
 
 
+def of_project(project: str) -> Callable[[str, str], None]:
+    """Plain lines naming the project."""
+    return lambda service, message: plain(f"{project} {service}" if project else service, message)
+
+
 def plain(service: str, message: str) -> None:
-    console.stderr().print(f"{shown(service)}: {shown(message)}")
+    console.stderr().print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {shown(service)}: {shown(message)}")

@@ -54,3 +54,23 @@ def test_every_command_prints_one_valid_document(api, project, repo):
 @pytest.mark.parametrize("name", ["service.v1.schema.json", "project.v1.schema.json", "output.v1.schema.json"])
 def test_schemas_are_valid_draft_2020_12(name):
     Draft202012Validator.check_schema(json.loads((Path(__file__).resolve().parents[2] / "schemas" / name).read_text()))
+
+
+def test_appended_json_is_one_document_a_line_and_progress_lines_are_stamped(api, project, repo, tmp_path):
+    """As cron runs it: `sync -o json >> gitdeploy.jsonl 2>> gitdeploy.log`."""
+    import re
+    import subprocess
+    import sys
+
+    repo.service("web")
+    repo.commit()
+    log, documents = tmp_path / "gitdeploy.log", tmp_path / "gitdeploy.jsonl"
+    for output in ("json", "jsonl"):
+        with documents.open("a") as out, log.open("a") as err:
+            subprocess.run([sys.executable, "-m", "gitdeploy", "sync", "--repo", str(repo.root), "-o", output],
+                           stdout=out, stderr=err, check=True, timeout=120)
+    lines = documents.read_text().splitlines()
+    assert [json.loads(line)["result"] for line in lines] == ["applied", "noop"]
+    started = [line for line in log.read_text().splitlines() if "started" in line]
+    assert started and all(re.match(rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d {project} web: started ", line)
+                           for line in started), started
