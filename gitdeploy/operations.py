@@ -17,8 +17,8 @@ from gitdeploy.core.observed import ObservedState
 from gitdeploy.core.plan import Plan, ServiceAction, StartReplica, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
 from gitdeploy.core.revert import revert_plan, what_ran_before
-from gitdeploy.core.status import (JobStatus, ServiceStatus, VolumeState, VolumeStatus, job_statuses, service_statuses,
-                                   volume_statuses)
+from gitdeploy.core.status import (JobStatus, ReplicaRow, ServiceStatus, VolumeState, VolumeStatus, job_statuses,
+                                   replica_rows, service_statuses, volume_statuses)
 from gitdeploy.engine.base import Engine, ReadSecrets
 from gitdeploy.errors import NotFound
 from gitdeploy.rollout import Runtime
@@ -301,19 +301,72 @@ def _declared(desired: DesiredState, service: str) -> ServiceSpec:
     return spec
 
 
+def ps(desired: DesiredState, engine: Engine, name: str | None = None) -> tuple[ReplicaRow, ...]:
+    """`ps`: every container of the project (of one service or job), with its revision, state and ports."""
+    observed = engine.observe(desired.project)
+    if name is not None:
+        _known(desired, observed, name)
+    return replica_rows(observed, History(engine.read_history(desired.project)), name)
+
+
+def _known(desired: DesiredState, observed: ObservedState, name: str) -> None:
+    """Raises NotFound unless `name` is a declared service or job, or one that still has containers."""
+    if desired.service(name) or desired.job(name) or observed.of_service(name) or observed.of_job(name):
+        return
+    from gitdeploy.manifests.schema import did_you_mean
+
+    known = [s.name for s in desired.services] + [j.name for j in desired.jobs]
+    raise NotFound(f"no service or job '{name}' in project {desired.project}{did_you_mean(name, known)}",
+                   hint="give the name of a service or job (gitdeploy status lists them)")
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """What `down` removed."""
+
+    containers: tuple[str, ...]
+    network: bool
+    volumes: tuple[str, ...]
+    history_records: int
+
+
+def down(desired: DesiredState, engine: Engine, *, volumes: bool = False, history: bool = False,
+         lock_timeout: float = 0.0, progress: Progress = lambda s, m: None) -> Down:
+    """Removes everything of the project: replicas and job runs (dependents first), the network and, when
+    asked, its volumes and its history; under the project's lock, which goes with it. External volumes
+    are never ours, so never removed."""
+    from gitdeploy.core import order
+
+    with engine.lock(desired.project, lock_timeout):
+        observed = engine.observe(desired.project)
+        gone = make_plan(DesiredState(desired.project, desired.commit, ()), observed, prune=True)
+        removed = []
+        for step in order.waves(gone.units):
+            for name in step:
+                for container in observed.of_service(name) + observed.of_job(name):
+                    progress(name, f"removing {container.name}")
+                    engine.remove_replica(container)
+                    removed.append(container.name)
+        engine.forget_secrets(desired.project)
+        network = engine.remove_network(desired.project)
+        dropped = []
+        if volumes:
+            for volume in engine.observe_volumes(desired.project):
+                progress("(volumes)", f"removing volume {volume.engine_name}")
+                engine.remove_volume(volume.engine_name)
+                dropped.append(volume.engine_name)
+        records = engine.remove_history(desired.project) if history else 0
+    return Down(tuple(removed), network, tuple(dropped), records)
+
+
 def logs(desired: DesiredState, engine: Engine, service: str, tail: int = 100,
          follow: bool = False) -> Iterator[tuple[str, str]]:
     """(replica, line) of the output of every replica of `service` (a declared one, or one still running
     though no longer declared), replicas by slot; the replica is shown as SERVICE-SLOT, as compose does.
     For a job: the output of its last run (its kept container)."""
     observed = engine.observe(desired.project)
+    _known(desired, observed, service)
     replicas = sorted(observed.of_service(service), key=lambda r: (r.slot, r.name)) or list(observed.of_job(service)[:1])
-    if not replicas and desired.service(service) is None and desired.job(service) is None:
-        from gitdeploy.manifests.schema import did_you_mean
-
-        known = [s.name for s in desired.services] + [j.name for j in desired.jobs]
-        raise NotFound(f"no service or job '{service}' in project {desired.project}{did_you_mean(service, known)}",
-                       hint="give the name of a service or job (gitdeploy status lists them)")
     # A job's last run is shown by the job's name; a replica as SERVICE-SLOT.
     shown = {r.name: r.service if r in observed.runs else f"{r.service}-{r.slot}" if r.slot > 0 else r.name
              for r in replicas}

@@ -229,6 +229,14 @@ class FakeEngine:
         for name in names:
             yield from ((name, line) for line in self.replica_logs(name, tail).splitlines())
 
+    def remove_network(self, project: str) -> bool:
+        self.log.append(f"remove network {project}")
+        return True
+
+    def remove_history(self, project: str) -> int:
+        count, self.events = len(self.events), []
+        return count
+
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
         return tuple(self.events)
 

@@ -7,8 +7,10 @@ import typer
 
 from gitdeploy import __version__
 from gitdeploy.cli.diff import diff
+from gitdeploy.cli.down import down
 from gitdeploy.cli.history import history
 from gitdeploy.cli.logs import logs
+from gitdeploy.cli.ps import ps
 from gitdeploy.cli.rollback import rollback
 from gitdeploy.cli.status import status
 from gitdeploy.cli.sync import sync
@@ -25,15 +27,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # a secret in a local variable must never be printed
 )
-app.command()(validate)
-app.command()(diff)
-app.command()(sync)
-app.command()(status)
-app.command()(history)
-app.command()(rollback)
-app.command()(logs)
-app.command()(watch)
-app.command()(unlock)
+# Grouped by task in --help.
+DEPLOY, INSPECT, MAINTAIN = "Deploy", "Inspect", "Maintain"
+for command, panel in ((validate, DEPLOY), (diff, DEPLOY), (sync, DEPLOY), (rollback, DEPLOY), (watch, DEPLOY),
+                       (status, INSPECT), (ps, INSPECT), (logs, INSPECT), (history, INSPECT),
+                       (down, MAINTAIN), (unlock, MAINTAIN)):
+    app.command(rich_help_panel=panel)(command)
 
 
 def _version(value: bool) -> None:

@@ -86,3 +86,7 @@ def rendered_errors(output: OutputFormat, verbose: bool) -> Iterator[None]:
             jsonout.emit(jsonout.error(exc))
         text.error(exc)
         raise typer.Exit(int(exc.exit_code)) from None
+
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_YES",
+                                   help="Do not ask for confirmation (needed when not on a terminal).")]

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
 
 import typer
 
 from gitdeploy.cli.command import Command, Decryption
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, Yes
 from gitdeploy.errors import GitDeployError
 
 
-def unlock(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_YES",
-                                             help="Do not ask for confirmation (needed when not on a terminal).")] = False,
+def unlock(yes: Yes = False,
            repo: Repo = ".", ref: Ref = None, path: Path = None,
            output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Remove the project's lock on the engine, for the rare run killed without its lease expiring.

@@ -28,6 +28,7 @@ class ObservedReplica:
     volumes: tuple[str, ...] = ()             # engine volumes it mounts
     depends_on: tuple[str, ...] = ()          # what it depended on when it was made (label)
     created: float = 0.0                      # seconds since the epoch
+    ports: tuple[str, ...] = ()               # as `docker ps` shows them: 0.0.0.0:32768->80/tcp
 
     @property
     def recognised(self) -> bool:

@@ -109,6 +109,33 @@ def job_statuses(plan: Plan) -> tuple[JobStatus, ...]:
     return tuple(rows)
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaRow:
+    """`ps`: one container of the project, as `docker compose ps` shows one."""
+
+    name: str
+    service: str          # the service's (or job's) name
+    kind: str             # "replica" or "job" (a job's kept run)
+    revision: int         # 0: unknown
+    state: str            # the engine's word: running, exited...
+    status: str           # the engine's text: "Up 3 minutes (healthy)", "Exited (0) 2 hours ago"
+    image: str
+    ports: tuple[str, ...]
+
+
+def replica_rows(observed: ObservedState, history: History, name: str | None = None) -> tuple[ReplicaRow, ...]:
+    """Every replica, then every kept job run (of `name` only, if given), by name."""
+    rows = []
+    for kind, containers in (("replica", observed.replicas), ("job", observed.runs)):
+        for c in sorted(containers, key=lambda c: (c.service, c.slot, c.name)):
+            if name is None or c.service == name:
+                known = c.recognised and any(e.template_hash == c.template_hash for e in history.of(c.service))
+                rows.append(ReplicaRow(c.name, c.service, kind,
+                                       history.revision_of(c.service, c.template_hash) if known else 0,
+                                       c.state, c.status, c.image, c.ports))
+    return tuple(rows)
+
+
 class VolumeState(str, Enum):
     IN_USE = "in use"
     KEPT = "kept"            # nothing mounts it; only `sync --prune-volumes` removes it

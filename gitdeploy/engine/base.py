@@ -89,6 +89,12 @@ class Engine(Protocol):
         """(replica name, line) of each replica's output: the last `tail` lines of each, then, with
         `follow`, new lines as they come (from all replicas at once) until every replica stops."""
 
+    def remove_network(self, project: str) -> bool:
+        """Remove the project's network, if it is ours (`down`); whether there was one."""
+
+    def remove_history(self, project: str) -> int:
+        """Remove every history record of the project (`down --history`); how many there were."""
+
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
         """Every revision event recorded for the project on this engine."""
 

@@ -439,6 +439,36 @@ class DockerEngine:
             else:
                 yield item
 
+    def remove_network(self, project: str) -> bool:
+        import docker.errors
+
+        self._still_locked()
+        name = L.network_name(project)
+        with translated_errors(f"removing network {name}"):
+            ours = [n for n in self._api.networks(names=[name]) if n["Name"] == name
+                    and (n.get("Labels") or {}).get(L.PROJECT) == project]
+            for network in ours:
+                try:
+                    self._api.remove_network(network["Id"])
+                except docker.errors.NotFound:
+                    pass
+        return bool(ours)
+
+    def remove_history(self, project: str) -> int:
+        import docker.errors
+
+        self._still_locked()
+        with translated_errors("reading the revision history"):
+            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]})
+        records = found.get("Volumes") or []
+        for volume in records:
+            with translated_errors(f"removing the history record {volume['Name']}"):
+                try:
+                    self._api.remove_volume(volume["Name"])
+                except docker.errors.NotFound:
+                    pass
+        return len(records)
+
     # -- one run at a time ---------------------------------------------------
 
     @contextmanager
@@ -580,7 +610,17 @@ def _replica(row: dict) -> ObservedReplica:
         volumes=tuple(sorted(m["Name"] for m in row.get("Mounts") or () if m.get("Type") == "volume" and m.get("Name"))),
         depends_on=tuple(name for name in labels.get(L.DEPENDS_ON, "").split(",") if name),
         created=float(row.get("Created") or 0),
+        ports=tuple(_port(p) for p in sorted(row.get("Ports") or (), key=lambda p: (p.get("PrivatePort", 0),
+                                                                                  p.get("IP", ""))))
     )
+
+
+def _port(port: dict) -> str:
+    inside = f"{port.get('PrivatePort')}/{port.get('Type', 'tcp')}"
+    if not port.get("PublicPort"):
+        return inside
+    address = port.get("IP", "")
+    return f"{address}:{port['PublicPort']}->{inside}" if ":" not in address else f"[{address}]:{port['PublicPort']}->{inside}"
 
 
 def _tar_of(files) -> bytes:

@@ -13,7 +13,7 @@ from gitdeploy.core import order
 from gitdeploy.core.jobs import JobPlan
 from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
 from gitdeploy.core.results import SyncResult
-from gitdeploy.core.status import JobStatus, ServiceStatus, VolumeStatus
+from gitdeploy.core.status import JobStatus, ReplicaRow, ServiceStatus, VolumeStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.core.revision import Revision
 
@@ -118,6 +118,19 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
         ],
     } | ({"volumes": [{"name": v.name, "engineName": v.engine_name, "mountedBy": list(v.mounted_by),
                        "state": v.state.value} for v in volumes]} if volumes else {})
+
+
+def ps(revision: Revision, project: str, rows: tuple[ReplicaRow, ...]) -> dict:
+    return _source(revision, project) | {
+        "containers": [{"name": r.name, "service": r.service, "kind": r.kind, "revision": r.revision,
+                        "state": r.state, "status": r.status, "image": r.image, "ports": list(r.ports)}
+                       for r in rows],
+    }
+
+
+def down(project: str, gone) -> dict:
+    return {"project": project, "removedContainers": list(gone.containers), "removedNetwork": gone.network,
+            "removedVolumes": list(gone.volumes), "removedHistoryRecords": gone.history_records}
 
 
 def history(revision: Revision, project: str, events: tuple[RevisionEvent, ...]) -> dict:

@@ -6,7 +6,7 @@ from gitdeploy.core import order
 from gitdeploy.core.model import DesiredState
 from gitdeploy.core.plan import UNCONFIRMED, UNRECOGNISED, Plan, ServiceAction, ServicePlan
 from gitdeploy.core.results import Outcome, RunOutcome, SyncResult
-from gitdeploy.core.status import JobStatus, ServiceStatus, VolumeState, VolumeStatus
+from gitdeploy.core.status import JobStatus, ReplicaRow, ServiceStatus, VolumeState, VolumeStatus
 from gitdeploy.errors import GitDeployError, ManifestError
 from gitdeploy.output import console
 from gitdeploy.output.safe import shown
@@ -209,6 +209,38 @@ def _job_table(jobs: tuple[JobStatus, ...]) -> None:
     for job in jobs:
         if job.note:
             out.print(f"{shown(job.name)}: {shown(job.note)}")
+
+
+def ps(rows: tuple[ReplicaRow, ...]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    out = console.stdout()
+    if not rows:
+        out.print("No containers: nothing of this project runs (gitdeploy sync creates them).")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("NAME", "SERVICE", "REVISION", "STATUS", "PORTS"):
+        table.add_column(column)
+    for row in rows:
+        service = f"{row.service} (job)" if row.kind == "job" else row.service
+        table.add_row(shown(row.name), shown(service), str(row.revision or "-"), shown(row.status or row.state),
+                      shown(", ".join(row.ports)))
+    out.print(table)
+
+
+def down(project: str, gone, volumes: bool, history: bool) -> None:
+    out = console.stdout()
+    parts = [f"{len(gone.containers)} container{'s' if len(gone.containers) != 1 else ''}"]
+    if gone.network:
+        parts.append("the network")
+    if volumes:
+        parts.append(f"{len(gone.volumes)} volume{'s' if len(gone.volumes) != 1 else ''}")
+    if history:
+        parts.append(f"{gone.history_records} history record{'s' if gone.history_records != 1 else ''}")
+    kept = [what for what, removed in (("volumes", volumes), ("history", history)) if not removed]
+    out.print(f"Took {shown(project)} down: removed {', '.join(parts)}"
+              + (f"; kept its {' and '.join(kept)} (--volumes, --history remove them)." if kept else "."))
 
 
 def history(revision: Revision, project: str, events) -> None:

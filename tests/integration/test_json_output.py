@@ -43,6 +43,8 @@ def test_every_command_prints_one_valid_document(api, project, repo):
     check(run("rollback", "web", "--repo", r), "sync")
     check(run("rollback", "web", "--clear", "--repo", r), "rollbackClear")
     check(run("unlock", "--yes", "--repo", r), "unlock")
+    check(run("ps", "--repo", r), "ps")
+    check(run("down", "--yes", "--repo", r), "down")
     check(run("diff", "--repo", r, "--ref", "nope", code=1), "error")
     repo.service("web", replicass=2)
     repo.commit("typo")

@@ -1,0 +1,24 @@
+"""`gitdeploy ps`: one line per container of the project, as `docker compose ps`."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitdeploy.cli.command import Command, Decryption
+from gitdeploy.cli.engine import docker_engine
+from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
+
+
+def ps(name: Annotated[str | None, typer.Argument(help="Only this service (or job).")] = None,
+       repo: Repo = ".", ref: Ref = None, path: Path = None,
+       output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """List the project's containers, one a line: name, revision, state and health, uptime, published ports;
+    replicas first, then each job's kept last run. Exit 0; 1 for an unknown name."""
+    from gitdeploy import operations
+    from gitdeploy.output import jsonout, text
+
+    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    with command.loaded() as (revision, desired):
+        rows = operations.ps(desired, docker_engine(), name)
+    command.show(jsonout.ps(revision, desired.project, rows), lambda: text.ps(rows))

@@ -1,0 +1,52 @@
+"""What a compose user reaches for on day two, on a real engine: `ps` and `down`."""
+from __future__ import annotations
+
+import json
+import re
+
+from tests.integration.conftest import containers, gitdeploy
+
+
+def deploy(repo):
+    repo.service("db", volumes=[{"volume": "data", "path": "/data"}])
+    repo.job("migrate", command=["sh", "-c", "echo migrated"], dependsOn=["db"])
+    repo.service("web", ports=[{"containerPort": 80}], dependsOn=["migrate"])
+    (repo.dir / "volumes.yaml").write_text("apiVersion: gitdeploy/v1\nkind: Volume\nmetadata: {name: data}\n")
+    repo.commit()
+    done = gitdeploy("sync", "--repo", str(repo.root))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ps_lists_every_container_with_revision_state_and_ports(api, project, repo):
+    deploy(repo)
+    shown = gitdeploy("ps", "--repo", str(repo.root))
+    assert shown.returncode == 0, shown.stderr
+    web = next(line for line in shown.stdout.splitlines() if line.startswith(f"{project}_web-1-"))
+    assert re.search(r"\bweb\s+1\s+Up \S+ \w+.*0\.0\.0\.0:\d+->80/tcp", web), web
+    assert any(line.startswith(f"{project}_migrate-run-") and "migrate (job)" in line and "Exited (0)" in line
+               for line in shown.stdout.splitlines())
+    only = json.loads(gitdeploy("ps", "web", "--repo", str(repo.root), "-o", "json").stdout)["containers"]
+    assert [(c["service"], c["kind"], c["revision"], c["state"]) for c in only] == [("web", "replica", 1, "running")]
+    assert re.fullmatch(r"0\.0\.0\.0:\d+->80/tcp", only[0]["ports"][0])
+    unknown = gitdeploy("ps", "wbe", "--repo", str(repo.root))
+    assert unknown.returncode == 1 and "did you mean 'web'?" in unknown.stderr
+
+
+def test_down_removes_the_project_and_keeps_volumes_and_history_unless_asked(api, project, repo):
+    deploy(repo)
+    refused = gitdeploy("down", "--repo", str(repo.root))            # no terminal, no --yes
+    assert refused.returncode == 1 and "add --yes" in refused.stderr and len(containers(api, project)) == 3
+    gone = gitdeploy("down", "--yes", "--repo", str(repo.root))
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert "removed 3 containers, the network; kept its volumes and history" in gone.stdout
+    assert containers(api, project) == []
+    assert api.networks(names=[f"gitdeploy_{project}"]) == []
+    volumes = api.volumes(filters={"label": f"io.gitdeploy.project={project}"})["Volumes"]
+    assert f"{project}_data" in {v["Name"] for v in volumes}
+    assert json.loads(gitdeploy("history", "--repo", str(repo.root), "-o", "json").stdout)["events"]
+    # Back up, then down with everything.
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    everything = json.loads(gitdeploy("down", "--yes", "--volumes", "--history", "--repo", str(repo.root),
+                                      "-o", "json").stdout)
+    assert everything["removedVolumes"] == [f"{project}_data"] and everything["removedHistoryRecords"] >= 3
+    assert api.volumes(filters={"label": f"io.gitdeploy.project={project}"})["Volumes"] in (None, [])
