@@ -14,7 +14,8 @@ import socket
 
 from gitdeploy.errors import EngineError, EngineUnreachable
 
-UNREACHABLE_HINT = "is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine"
+UNREACHABLE_HINT = ("is Docker running (`systemctl start docker`, or `dockerd`), and may this user use it (the "
+                    "`docker` group)? Set DOCKER_HOST to use another engine")
 
 
 def local_socket() -> str | None:

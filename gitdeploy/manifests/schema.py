@@ -72,7 +72,7 @@ def _anchored(pattern: str) -> re.Pattern:
 def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
     problems: list[Problem] = []
     for error in _validator(schema_name).iter_errors(doc.body):
-        problems.extend(p for p in _problems_of(doc, error) if p not in problems)
+        problems.extend(p for p in _problems_of(doc, error, load_schema(schema_name)) if p not in problems)
     return problems
 
 
@@ -89,7 +89,7 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f"; did you mean '{match}'?" if match else ""
 
 
-def _problems_of(doc: Document, error) -> list[Problem]:
+def _problems_of(doc: Document, error, root: dict) -> list[Problem]:
     path = list(error.absolute_path)
     where = dotted(path)
     validator, expected, instance = error.validator, error.validator_value, error.instance
@@ -105,7 +105,8 @@ def _problems_of(doc: Document, error) -> list[Problem]:
         found = []
         for key in instance:
             if key not in allowed:
-                guess = did_you_mean(str(key), allowed) or f"; allowed here: {', '.join(allowed)}"
+                guess = did_you_mean(str(key), allowed) or _one_level_off(root, path, str(key)) or \
+                    f"; allowed here: {', '.join(allowed)}"
                 found.append(doc.problem(path + [key], f"{dotted(path + [key])}: unknown key{guess}", at_key=True))
         return found
     if validator == "required":
@@ -116,6 +117,9 @@ def _problems_of(doc: Document, error) -> list[Problem]:
     if validator == "type":
         kinds = " or ".join(_TYPE_WORDS.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))
         message = f"{where}: expected {kinds}, got {_describe(instance)}"
+        instead = _compose_form(path, error.instance)
+        if instead:
+            return [doc.problem(path, f"{message}; {instead}")]
     elif validator == "const":
         message = f"{where}: expected '{expected}', got {_describe(instance)}"
     elif validator == "enum":
@@ -132,12 +136,64 @@ def _problems_of(doc: Document, error) -> list[Problem]:
     elif validator == "oneOf" and not all("required" in choice for choice in expected):
         # A value of one of several types (env: a string, a number, a boolean, or {secret: NAME}).
         return [doc.problem(path, f"{where}: expected {hint or 'another kind of value'}, got {_describe(instance)}")]
+    elif validator == "oneOf" and not isinstance(instance, dict):
+        return []   # not even a mapping: its type error says so, with what to write
     elif validator == "oneOf":
         given = sorted(k for s in expected for k in s.get("required", ()) if k in instance)
         message = f"{where}: {'has ' + ' and '.join(given) if given else 'has none of them'}"
     else:  # a keyword our schemas do not use yet; still located, still reported
         message = f"{where}: {error.message}"
     return [doc.problem(path, message + suffix)]
+
+
+def _one_level_off(root: dict, path: list[Any], key: str) -> str:
+    """`; did you mean spec.healthCheck?` for a key written one level too high or too low."""
+    here = ".".join(str(p) for p in path if not isinstance(p, int))
+    found = [where for where in _property_paths(root) if where.rsplit(".", 1)[-1] == key]
+    near = [where for where in found if where.count(".") in (here.count(".") + (1 if here else 0) - 1,
+                                                             here.count(".") + (1 if here else 0) + 1)]
+    return f"; did you mean {near[0]}?" if near else ""
+
+
+def _property_paths(schema: dict, prefix: str = "") -> list[str]:
+    paths = []
+    for key, sub in (schema.get("properties") or {}).items():
+        where = f"{prefix}{key}"
+        paths.append(where)
+        if isinstance(sub, dict):
+            nested = sub.get("items") if sub.get("type") == "array" else sub
+            if isinstance(nested, dict):
+                paths += _property_paths(nested, where + ".")
+    return paths
+
+
+def _compose_form(path: list[Any], value: Any) -> str:
+    """What to write instead of a docker-compose spelling (ports "8090:80", a command string, env as a list,
+    a volume "data:/path"), or ""."""
+    import shlex
+
+    where = [p for p in path if not isinstance(p, int)]
+    if where == ["spec", "ports"] and isinstance(value, (str, int)):
+        parts = str(value).split("/")[0].split(":")
+        protocol = f", protocol: {str(value).split('/')[1]}" if "/" in str(value) else ""
+        if len(parts) == 1:
+            return f"write {{containerPort: {parts[0]}{protocol}}}"
+        host_ip = f", hostIP: {':'.join(parts[:-2])}" if len(parts) > 2 else ""
+        return f"write {{containerPort: {parts[-1]}, hostPort: {parts[-2]}{host_ip}{protocol}}}"
+    if where == ["spec", "command"] and isinstance(value, str):
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        return "write a list: [" + ", ".join(json.dumps(w) for w in words) + "]"
+    if where == ["spec", "env"] and isinstance(value, list):
+        names = [str(item).split("=", 1)[0] for item in value if isinstance(item, str)]
+        return "write a mapping: {" + ", ".join(f"{n}: ..." for n in names[:5]) + "} (NAME: value)"
+    if where == ["spec", "volumes"] and isinstance(value, str) and ":" in value:
+        source, target = value.split(":")[:2]
+        kind = "hostPath" if source.startswith(("/", ".", "~")) else "volume"
+        return f"write {{{kind}: {source}, path: {target}}}"
+    return ""
 
 
 _TYPE_WORDS = {

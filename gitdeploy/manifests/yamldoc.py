@@ -57,6 +57,24 @@ class Document:
         return Problem(self.file, line, column, message)
 
 
+# What the YAML parser's words usually mean in a manifest, and what to write instead.
+_YAML_HINTS = (
+    ("'\\t'", "indent with spaces, not tabs"),
+    ("mapping values are not allowed", "a value holding ': ' must be quoted (\"a: b\"), or a key is indented "
+                                        "wrongly; nest with two spaces"),
+    ("expected <block end>", "a line is indented more or less than its neighbours; line up keys of one mapping"),
+    ("could not find expected ':'", "a key needs ': ' after it (key: value)"),
+    ("found unexpected end of stream", "a quote or bracket is not closed"),
+    ("expected ',' or ']'", "a [list] is not closed with ]"),
+    ("expected ',' or '}'", "a {mapping} is not closed with }"),
+    ("found undefined alias", "*name refers to an &name anchor that is not defined above it"),
+)
+
+
+def _yaml_hint(what: str) -> str:
+    return next((f"; {hint}" for words, hint in _YAML_HINTS if words in what), "")
+
+
 def parse(file: str, data: bytes) -> tuple[list[Document], list[Problem]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -94,7 +112,7 @@ def parse(file: str, data: bytes) -> tuple[list[Document], list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
-        return documents, [Problem(file, line, column, f"YAML syntax error: {what}")]
+        return documents, [Problem(file, line, column, f"YAML syntax error: {what}{_yaml_hint(what)}")]
     except YAMLError as exc:
         return documents, [Problem(file, 1, 1, f"YAML error: {exc}")]
     return documents, []

@@ -170,7 +170,7 @@ def test_an_unreachable_engine_is_one_clear_line(repo):
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "gitdeploy: error: cannot connect to the Docker engine at unix:///nonexistent/docker.sock",
-        "  hint: is dockerd running? (scripts/ensure-engine.sh starts one) Set DOCKER_HOST to use another engine",
+        "  hint: is Docker running (`systemctl start docker`, or `dockerd`), and may this user use it (the `docker` group)? Set DOCKER_HOST to use another engine",
     ]
 
 

@@ -137,7 +137,7 @@ def test_document_level_problems():
 
 def test_yaml_syntax_error_is_located():
     assert problems(("bad.yaml", "spec:\n  image: [unclosed\n")) == [
-        "bad.yaml:3:1: YAML syntax error: expected ',' or ']', but got '<stream end>'"]
+        "bad.yaml:3:1: YAML syntax error: expected ',' or ']', but got '<stream end>'; a [list] is not closed with ]"]
     assert problems(("dup.yaml", "a: 1\na: 2\n")) == ["dup.yaml:2:1: YAML: key 'a' appears twice in one mapping (first at line 1); keep one"]
 
 
@@ -207,3 +207,32 @@ def test_update_policy_is_not_part_of_the_template():
 ])
 def test_rollout_lints(spec, message):
     assert problems(("web.yaml", service(spec=spec))) == [message]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ('image: a\nports: ["8090:80"]',
+     "web.yaml:7:11: spec.ports[0]: expected a mapping, got '8090:80'; write {containerPort: 80, hostPort: 8090}"),
+    ('image: a\nports: ["127.0.0.1:8090:80/udp"]',
+     "web.yaml:7:11: spec.ports[0]: expected a mapping, got '127.0.0.1:8090:80/udp'; write {containerPort: 80, "
+     "hostPort: 8090, hostIP: 127.0.0.1, protocol: udp}"),
+    ('image: a\ncommand: /bin/httpd -f -p "80"',
+     'web.yaml:7:12: spec.command: expected a list, got \'/bin/httpd -f -p "80"\'; write a list: '
+     '["/bin/httpd", "-f", "-p", "80"]'),
+    ('image: a\nenv: ["A=1", "PASSWORD=hunter2"]',        # the values are never repeated: they may be secrets
+     "web.yaml:7:8: spec.env: expected a mapping, got a list; write a mapping: {A: ..., PASSWORD: ...} (NAME: value)"),
+    ('image: a\nvolumes: ["data:/var/lib/x"]',
+     "web.yaml:7:13: spec.volumes[0]: expected a mapping, got 'data:/var/lib/x'; write {volume: data, path: /var/lib/x}"),
+    ("image: a\ninterval: 1s", "web.yaml:7:3: spec.interval: unknown key; did you mean spec.healthCheck.interval?"),
+    ("image: a\nhealthCheck: {exec: [x], update: {}}",
+     "web.yaml:7:28: spec.healthCheck.update: unknown key; did you mean spec.update?"),
+])
+def test_what_compose_users_write_gets_the_right_form(spec, message):
+    assert problems(("web.yaml", service(spec=spec))) == [message]
+
+
+def test_a_key_one_level_too_high_and_a_tab():
+    assert problems(("web.yaml", service(spec="image: a") + "healthCheck: {exec: [x]}\n")) == [
+        "web.yaml:7:1: healthCheck: unknown key; did you mean spec.healthCheck?"]
+    assert problems(("web.yaml", "spec:\n\timage: a\n")) == [
+        "web.yaml:2:1: YAML syntax error: found character '\\t' that cannot start any token; indent with spaces, "
+        "not tabs"]
