@@ -18,21 +18,23 @@ from gitdeploy.cli.unlock import unlock
 from gitdeploy.cli.watch import watch
 from gitdeploy.cli.validate import validate
 
-EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
+EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff) or something not ready (status --check); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
+
+TASKS = """Deploy: validate, diff, sync, rollback, watch. Inspect: status, ps, logs, history. Clean up: down, unlock."""
 
 app = typer.Typer(
     name="gitdeploy",
-    help="Deploy the services declared in a Git repository onto a Docker engine.\n\n" + EXIT_CODES,
+    help="Deploy the services declared in a Git repository onto a Docker engine.\n\n" + TASKS + "\n\n" + EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # a secret in a local variable must never be printed
+    # Plain help: it wraps at any width without cutting an environment variable's name, and shows no
+    # <bool>/<str> type labels.
+    rich_markup_mode=None,
 )
-# Grouped by task in --help.
-DEPLOY, INSPECT, MAINTAIN = "Deploy", "Inspect", "Maintain"
-for command, panel in ((validate, DEPLOY), (diff, DEPLOY), (sync, DEPLOY), (rollback, DEPLOY), (watch, DEPLOY),
-                       (status, INSPECT), (ps, INSPECT), (logs, INSPECT), (history, INSPECT),
-                       (down, MAINTAIN), (unlock, MAINTAIN)):
-    app.command(rich_help_panel=panel)(command)
+# Listed by task in --help (TASKS says which is which).
+for command in (validate, diff, sync, rollback, watch, status, ps, logs, history, down, unlock):
+    app.command()(command)
 
 
 def _version(value: bool) -> None:
@@ -43,7 +45,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+                                       metavar="", help="Print the version and exit.")) -> None:
     pass
 
 

@@ -14,9 +14,9 @@ from gitdeploy.errors import GitDeployError
 
 def down(yes: Yes = False,
          volumes: Annotated[bool, typer.Option("--volumes", envvar="GITDEPLOY_DOWN_VOLUMES",
-                                               help="Also remove the project's volumes, and the data in them.")] = False,
+                                               metavar="", help="Also remove the project's volumes, and the data in them.")] = False,
          history: Annotated[bool, typer.Option("--history", envvar="GITDEPLOY_DOWN_HISTORY",
-                                               help="Also remove the revision history (and with it every pin and "
+                                               metavar="", help="Also remove the revision history (and with it every pin and "
                                                     "the memory of failed revisions).")] = False,
          repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:

@@ -9,7 +9,7 @@ from gitdeploy.engine.base import PullPolicy
 
 Pull = Annotated[PullPolicy, typer.Option(
     "--pull", envvar="GITDEPLOY_PULL", case_sensitive=False,
-    help="When to pull images: missing (only images the engine lacks), always, or never.")]
+    metavar="POLICY", help="When to pull images: missing (only images the engine lacks), always, or never.")]
 
 
 def docker_engine(pull: PullPolicy = PullPolicy.MISSING):

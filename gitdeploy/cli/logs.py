@@ -13,9 +13,9 @@ from gitdeploy.errors import ExitCode
 
 def logs(service: Annotated[str, typer.Argument(help="The service whose replicas' output to show, or the job whose last run's.")],
          tail: Annotated[int, typer.Option("--tail", "-n", envvar="GITDEPLOY_TAIL", min=0,
-                                           help="Lines from the end of each replica's output.")] = 100,
+                                           metavar="N", help="Lines from the end of each replica's output.")] = 100,
          follow: Annotated[bool, typer.Option("--follow", "-f", envvar="GITDEPLOY_FOLLOW",
-                                              help="Keep printing new lines until Ctrl-C (or every replica stops).")] = False,
+                                              metavar="", help="Keep printing new lines until Ctrl-C (or every replica stops).")] = False,
          repo: Repo = ".", ref: Ref = None, path: Path = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Print the output of every replica of SERVICE, each line prefixed by its replica (SERVICE-SLOT), as

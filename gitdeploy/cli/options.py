@@ -26,35 +26,35 @@ class OutputFormat(str, Enum):
 
 Repo = Annotated[str, typer.Option(
     "--repo", envvar="GITDEPLOY_REPO", show_default=True,
-    help="Git repository: a local path (working tree, subfolder of one, or bare repo) or a URL (file://, https://, ssh).")]
+    metavar="REPO", help="Git repository: a local path (working tree, subfolder of one, or bare repo) or a URL (file://, https://, ssh).")]
 Ref = Annotated[str | None, typer.Option(
     "--ref", envvar="GITDEPLOY_REF",
-    help="Branch, tag or commit to deploy. Default: the checked-out branch (a URL: the remote's default branch).")]
+    metavar="REF", help="Branch, tag or commit to deploy. Default: the checked-out branch (a URL: the remote's default branch).")]
 Path = Annotated[str | None, typer.Option(
-    "--path", envvar="GITDEPLOY_PATH", help="Folder inside the repository that holds gitdeploy.yaml and the manifests.")]
+    "--path", envvar="GITDEPLOY_PATH", metavar="FOLDER", help="Folder inside the repository that holds gitdeploy.yaml and the manifests.")]
 Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", envvar="GITDEPLOY_OUTPUT", case_sensitive=False,
-    help="text for people; json prints one JSON document on stdout (logs stay on stderr), indented on a "
+    metavar="FORMAT", help="text for people; json prints one JSON document on stdout (logs stay on stderr), indented on a "
          "terminal and on one line otherwise; jsonl always on one line.")]
 AgeKeyFile = Annotated[str | None, typer.Option(
     "--age-key-file", envvar="GITDEPLOY_AGE_KEY_FILE",
-    help="File holding the age secret key(s) that open the project's secrets. Default: as sops looks, "
+    metavar="FILE", help="File holding the age secret key(s) that open the project's secrets. Default: as sops looks, "
          "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, then ~/.config/sops/age/keys.txt.")]
 
 
 def _switch(*flags: str, help: str):
     """An on/off option whose environment variable is named after it: --retry-failed, GITDEPLOY_RETRY_FAILED."""
     name = flags[0].split("/")[0].removeprefix("--").replace("-", "_").upper()
-    return typer.Option(*flags, envvar=f"GITDEPLOY_{name}", help=help)
+    return typer.Option(*flags, envvar=f"GITDEPLOY_{name}", metavar="", help=help)
 
 
 Verbose = Annotated[bool, _switch("--verbose", "-v", help="Show tracebacks of errors.")]
 LockTimeout = Annotated[float, typer.Option(
     "--lock-timeout", envvar="GITDEPLOY_LOCK_TIMEOUT", min=0,
-    help="Seconds to wait for another run's lock on the project; then exit 4. Default 0: do not wait.")]
+    metavar="SECONDS", help="Seconds to wait for another run's lock on the project; then exit 4. Default 0: do not wait.")]
 Webhooks = Annotated[list[str] | None, typer.Option(
     "--notify-webhook", envvar="GITDEPLOY_NOTIFY_WEBHOOK",
-    help="POST the JSON result here after a sync that did something or failed (repeatable). "
+    metavar="URL", help="POST the JSON result here after a sync that did something or failed (repeatable). "
          "A failing webhook is logged, never fails the sync.")]
 RetryFailed = Annotated[bool, _switch(
     "--retry-failed", help="Roll out a revision again even though it failed and was rolled back before; run a "
@@ -89,4 +89,4 @@ def rendered_errors(output: OutputFormat, verbose: bool) -> Iterator[None]:
 
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_YES",
-                                   help="Do not ask for confirmation (needed when not on a terminal).")]
+                                   metavar="", help="Do not ask for confirmation (needed when not on a terminal).")]

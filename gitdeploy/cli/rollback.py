@@ -15,10 +15,10 @@ from gitdeploy.errors import ExitCode
 
 def rollback(service: Annotated[str, typer.Argument(help="The service to roll back.")],
              to: Annotated[int | None, typer.Option("--to", envvar="GITDEPLOY_TO",
-                                                    help="Revision number (see `gitdeploy history`). Default: the "
+                                                    metavar="N", help="Revision number (see `gitdeploy history`). Default: the "
                                                          "last deployed revision before the running one.")] = None,
              clear: Annotated[bool, typer.Option("--clear", envvar="GITDEPLOY_CLEAR",
-                                                 help="Remove the pin: the service follows Git again (a revision Git declares that failed before "
+                                                 metavar="", help="Remove the pin: the service follows Git again (a revision Git declares that failed before "
                                                       "stays held).")] = False,
              repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
              pull: Pull = PullPolicy.MISSING, age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT,

@@ -12,7 +12,7 @@ from gitdeploy.errors import ExitCode
 
 Check = Annotated[bool, typer.Option(
     "--check", envvar="GITDEPLOY_CHECK",
-    help="Exit 2 unless every service is Synced with all its replicas running, and every job Synced: a probe.")]
+    metavar="", help="Exit 2 unless every service is Synced with all its replicas running, and every job Synced: a probe.")]
 
 
 def status(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file: AgeKeyFile = None,

@@ -15,12 +15,12 @@ from gitdeploy.errors import ExitCode
 
 PruneVolumes = Annotated[bool, typer.Option(
     "--prune-volumes", envvar="GITDEPLOY_PRUNE_VOLUMES",
-    help="After the sync, remove the project's volumes that nothing mounts any more (each is named first). "
+    metavar="", help="After the sync, remove the project's volumes that nothing mounts any more (each is named first). "
          "Their data is lost. External volumes are never removed.")]
-DryRun = Annotated[bool, typer.Option("--dry-run", envvar="GITDEPLOY_DRY_RUN", help="Show the plan; change nothing.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", envvar="GITDEPLOY_DRY_RUN", metavar="", help="Show the plan; change nothing.")]
 Atomic = Annotated[bool, typer.Option(
     "--atomic", envvar="GITDEPLOY_ATOMIC",
-    help="All or nothing: if any service fails, cancel the others' rollouts and put back what ran before in "
+    metavar="", help="All or nothing: if any service fails, cancel the others' rollouts and put back what ran before in "
          "every service this sync changed.")]
 
 

@@ -16,7 +16,7 @@ from gitdeploy.engine.base import PullPolicy
 MIN_INTERVAL = 1.0   # seconds
 
 Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL",
-                                       help="Time between passes: 30s, 5m, ...")]
+                                       metavar="DURATION", help="Time between passes: 30s, 5m, ...")]
 
 
 def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
