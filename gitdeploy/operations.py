@@ -229,6 +229,13 @@ def history(desired: DesiredState, engine: Engine, service: str | None = None) -
     return tuple(e for e in events if service is None or e.service == service)
 
 
+def running_templates(desired: DesiredState, engine: Engine) -> frozenset[tuple[str, str]]:
+    """(service, template hash) of every template that runs now (a replica running, or a job's kept run)."""
+    observed = engine.observe(desired.project)
+    return frozenset((r.service, r.template_hash) for r in observed.replicas if r.running) | \
+        frozenset((job, runs[0].template_hash) for job in observed.job_names() for runs in [observed.of_job(job)])
+
+
 def rollback(desired: DesiredState, engine: Engine, service: str, to: int | None = None,
              lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
              runtime: Runtime = Runtime(),

@@ -14,12 +14,14 @@ def history(service: Annotated[str | None, typer.Argument(help="Only this servic
             repo: Repo = ".", ref: Ref = None, path: Path = None,
             output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """List revisions: number, event (deployed, rolled-back, pinned, unpinned; a job's runs: succeeded, failed),
-    commit, image, when."""
+    commit, image, when; the revision that runs now is marked *."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
     command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
     with command.loaded() as (revision, desired):
-        events = operations.history(desired, docker_engine(), service)
-    command.show(jsonout.history(revision, desired.project, events),
-                 lambda: text.history(revision, desired.project, events))
+        engine = docker_engine()
+        events = operations.history(desired, engine, service)
+        running = operations.running_templates(desired, engine)
+    command.show(jsonout.history(revision, desired.project, events, running),
+                 lambda: text.history(revision, desired.project, events, running))

@@ -133,11 +133,13 @@ def down(project: str, gone) -> dict:
             "removedVolumes": list(gone.volumes), "removedHistoryRecords": gone.history_records}
 
 
-def history(revision: Revision, project: str, events: tuple[RevisionEvent, ...]) -> dict:
+def history(revision: Revision, project: str, events: tuple[RevisionEvent, ...],
+            running: frozenset = frozenset()) -> dict:
     return _source(revision, project) | {
         "events": [
             {"service": e.service, "revision": e.revision, "event": e.event.value, "commit": e.commit,
-             "image": e.image, "at": e.at, "message": e.message, "exitCode": e.exit_code, "duration": e.duration}
+             "image": e.image, "at": e.at, "message": e.message, "exitCode": e.exit_code, "duration": e.duration,
+             "running": (e.service, e.template_hash) in running}
             for e in events
         ],
     }

@@ -243,25 +243,46 @@ def down(project: str, gone, volumes: bool, history: bool) -> None:
               + (f"; kept its {' and '.join(kept)} (--volumes, --history remove them)." if kept else "."))
 
 
-def history(revision: Revision, project: str, events) -> None:
+def history(revision: Revision, project: str, events, running: frozenset = frozenset()) -> None:
+    """The events, oldest first; `running`: (service, template hash) pairs that run now, marked `*`.
+
+    Laid out by hand to fit the terminal: the message gives way first, then an
+    image's registry path (from the left, so its tag always shows)."""
     import time
 
-    from rich import box
-    from rich.table import Table
+    from gitdeploy.output.safe import plain as text_of
 
     out = console.stdout()
     out.print(f"[bold]{shown(header(revision, project))}[/]")
     if not events:
         out.print("No revisions recorded yet: the first sync that creates or updates a service records one.")
         return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("SERVICE", "REVISION", "EVENT", "COMMIT", "IMAGE", "WHEN", "MESSAGE"):
-        table.add_column(column)
-    for e in events:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
-        table.add_row(shown(e.service), str(e.revision), e.event.value, shown(e.commit[:12]), shown(e.image), when,
-                      shown(e.message.splitlines()[0] if e.message else ""))
-    out.print(table)
+    head = ("SERVICE", "REV", "EVENT", "COMMIT", "IMAGE", "WHEN", "MESSAGE")
+    rows = [(text_of(e.service), f"{e.revision}{' *' if (e.service, e.template_hash) in running else ''}",
+             e.event.value, text_of(e.commit[:7]), text_of(e.image), time.strftime("%m-%d %H:%M", time.localtime(e.at)),
+             text_of(e.message.splitlines()[0] if e.message else "")) for e in events]
+    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(6)]
+    room = (out.width or 80) - sum(widths) - 2 * 6
+    if room < 0:   # not even the image fits whole: keep its end (the tag), cut its registry path
+        widths[4] = max(len(head[4]), widths[4] + room)
+        room = 0
+    message = min(room, max(len(row[6]) for row in rows))
+
+    def line(cells) -> str:
+        parts = [_fit(cell, width, keep_end=index == 4).ljust(width) for index, (cell, width) in enumerate(zip(cells, widths))]
+        return "  ".join(parts + ([_fit(cells[6], message)] if message >= 8 else [])).rstrip()
+
+    out.print(line(head), markup=False, highlight=False)
+    for row in rows:
+        out.print(line(row), markup=False, highlight=False)
+    if running:
+        out.print("* runs now (of a job: its last run)")
+
+
+def _fit(cell: str, width: int, keep_end: bool = False) -> str:
+    if len(cell) <= width:
+        return cell
+    return "…" + cell[len(cell) - width + 1:] if keep_end else cell[:width - 1] + "…"
 
 
 def error(exc: GitDeployError) -> None:
