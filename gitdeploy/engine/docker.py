@@ -16,8 +16,8 @@ from typing import Callable, Iterator
 from gitdeploy import __version__
 from gitdeploy.core import labels as L
 from gitdeploy.core.defaults import default
-from gitdeploy.core.history import Event, RevisionEvent
-from gitdeploy.core.model import (CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec, template_intact,
+from gitdeploy.core.history import RevisionEvent
+from gitdeploy.core.model import (CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec,
                                   uncovered_volume_paths)
 from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
@@ -455,19 +455,11 @@ class DockerEngine:
         return bool(ours)
 
     def remove_history(self, project: str) -> int:
-        import docker.errors
+        from gitdeploy.engine import docker_history
 
         self._still_locked()
-        with translated_errors("reading the revision history"):
-            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]})
-        records = found.get("Volumes") or []
-        for volume in records:
-            with translated_errors(f"removing the history record {volume['Name']}"):
-                try:
-                    self._api.remove_volume(volume["Name"])
-                except docker.errors.NotFound:
-                    pass
-        return len(records)
+        with translated_errors("removing the revision history"):
+            return docker_history.remove_all(self._api, project)
 
     # -- one run at a time ---------------------------------------------------
 
@@ -504,65 +496,29 @@ class DockerEngine:
         with translated_errors(f"unlocking project {project}"):
             return break_lock(self._api, project)
 
-    # -- history: one labelled volume per event ----------------------------
-    # Volumes because they are cheap, listable by label in one call, live on
-    # the engine (so history survives ephemeral CI runners and is shared by
-    # every machine deploying there) and are never started. They are never
-    # mounted; gitdeploy does not delete them.
+    # -- history: one tagged, empty image per event (engine/docker_history.py) --
 
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
+        from gitdeploy.engine import docker_history
+
         with translated_errors("reading the revision history"):
-            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]})
-        events = []
-        for volume in found.get("Volumes") or []:
-            labels = volume.get("Labels") or {}
-            template_hash, template_json = labels.get(L.TEMPLATE_HASH, ""), labels.get(L.TEMPLATE, "")
-            if template_json and not template_intact(template_json, template_hash):
-                template_json = ""   # damaged: the revision stays listed but cannot be rolled back to
-            try:
-                events.append(RevisionEvent(
-                    service=labels[L.SERVICE], revision=int(labels[L.REVISION]), event=Event(labels[L.EVENT]),
-                    template_hash=template_hash, template_json=template_json,
-                    commit=labels.get(L.COMMIT, ""), image=labels.get(L.IMAGE, ""), at=float(labels[L.AT]),
-                    message=labels.get(L.MESSAGE, ""), git_hash=labels.get(L.GIT_HASH, ""),
-                    exit_code=int(labels[L.EXIT_CODE]) if labels.get(L.EXIT_CODE) else None,
-                    duration=float(labels[L.DURATION]) if labels.get(L.DURATION) else None,
-                ))
-            except (KeyError, ValueError):
-                continue  # a record this version cannot read is skipped, not fatal
-        return tuple(events)
+            return docker_history.read(self._api, project)
 
     def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
-        import docker.errors
+        from gitdeploy.engine import docker_history
 
         if not events:
             return
         self._still_locked()
-        doomed = {(e.service, str(e.revision), e.event.value, f"{e.at:.3f}") for e in events}
-        with translated_errors("reading the revision history"):
-            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]})
-        for volume in found.get("Volumes") or []:
-            labels = volume.get("Labels") or {}
-            key = (labels.get(L.SERVICE), labels.get(L.REVISION), labels.get(L.EVENT), labels.get(L.AT))
-            if key in doomed:
-                with translated_errors(f"removing the history record {volume['Name']}"):
-                    try:
-                        self._api.remove_volume(volume["Name"])
-                    except docker.errors.NotFound:
-                        pass
+        with translated_errors("removing old revision history"):
+            docker_history.forget(self._api, project, events)
 
     def append_history(self, project: str, event: RevisionEvent) -> None:
+        from gitdeploy.engine import docker_history
+
         self._still_locked()
-        name = L.history_record_name(project, event.service, event.revision, event.event.value, int(event.at * 1000))
         with translated_errors("recording the revision history"):
-            self._api.create_volume(name=name, driver="local", labels={
-                L.PROJECT: project, L.KIND: "history", L.SERVICE: event.service,
-                L.REVISION: str(event.revision), L.EVENT: event.event.value, L.TEMPLATE_HASH: event.template_hash,
-                L.TEMPLATE: event.template_json, L.COMMIT: event.commit, L.IMAGE: event.image,
-                L.AT: f"{event.at:.3f}", L.MESSAGE: event.message[:500], L.GIT_HASH: event.git_hash,
-                L.MANAGED_BY: f"gitdeploy/{__version__}",
-            } | ({L.EXIT_CODE: str(event.exit_code)} if event.exit_code is not None else {})
-              | ({L.DURATION: f"{event.duration:.3f}"} if event.duration is not None else {}))
+            docker_history.append(self._api, project, event)
 
 
 def _on_this_machine() -> bool:

@@ -47,6 +47,8 @@ def remove_project(api, project: str) -> None:
         api.remove_network(network["Id"])
     for volume in api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"}).get("Volumes") or []:
         api.remove_volume(volume["Name"])
+    for image in api.images(filters={"label": f"{PROJECT_LABEL}={project}"}):   # the history
+        api.remove_image(image["Id"], force=True)
     for lock in api.containers(all=True, filters={"label": f"io.gitdeploy.lock={project}"}):
         api.remove_container(lock["Id"], force=True)
 

@@ -115,3 +115,22 @@ def test_a_rollout_killed_half_way_is_finished_by_the_next_sync(api, project, re
     assert sorted(c["Image"] for c in web) == ["gitdeploy-test/app:v2"] * 3
     assert sorted(c["Labels"]["io.gitdeploy.slot"] for c in web) == ["1", "2", "3"]
     assert all(c["State"] == "running" for c in web)
+
+
+def test_history_survives_the_prunes_cron_runs(api, project, repo):
+    """`docker volume prune -f` and `docker system prune -f`, as many hosts run them from cron (here limited
+    by label to this test's project, so nothing else on the engine is touched): history, pins and the memory
+    of a failed revision survive, and rollback to the previous revision still works."""
+    import subprocess
+
+    assert deploy(repo, "gitdeploy-test/app:v1").returncode == 0
+    assert deploy(repo, "gitdeploy-test/app:v2").returncode == 0
+    before = json.loads(gitdeploy("history", "--repo", str(repo.root), "-o", "json").stdout)["events"]
+    only_ours = ["--filter", f"label=io.gitdeploy.project={project}"]
+    for prune in (["volume", "prune", "-f"], ["system", "prune", "-f"], ["volume", "prune", "-f"]):
+        subprocess.run(["docker", *prune, *only_ours], check=True, capture_output=True)
+    after = json.loads(gitdeploy("history", "--repo", str(repo.root), "-o", "json").stdout)["events"]
+    assert [(e["revision"], e["event"]) for e in after] == [(e["revision"], e["event"]) for e in before]
+    rolled = gitdeploy("rollback", "web", "--repo", str(repo.root))
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert images(api, project) == ["gitdeploy-test/app:v1"] * 2

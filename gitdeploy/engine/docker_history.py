@@ -1,0 +1,146 @@
+"""The revision history on a Docker engine: one tagged, empty image per event.
+
+Why images: the history (revisions, pins, the memory of failed revisions and of
+job runs) must survive the cleanups people run on Docker hosts from cron.
+`docker volume prune -f` (Engine 20.10: every volume no container uses) and
+`docker system prune -f` (stopped containers, dangling images, unused networks)
+leave a tagged image alone; only `docker image prune -a` or `docker rmi` remove
+one (docs/how-it-works.md says what survives which prune). An image lives on
+the engine (shared by every machine deploying there, surviving ephemeral CI
+runners), lists with its labels in one call, is never run, and all of them
+share one empty layer.
+
+Each image is tagged `gitdeploy-history/PROJECT:SERVICE-rREVISION-EVENT-MILLIS`
+and labelled like the objects it describes; the values are base64 (a LABEL
+instruction builds them, and a template holds quotes and spaces), except the
+project and kind a listing filters on.
+
+gitdeploy up to issue 12 kept each event as a labelled volume, which a volume
+prune deletes; those are still read, and removed when they expire, never written.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import tarfile
+
+from gitdeploy import __version__
+from gitdeploy.core import labels as L
+from gitdeploy.core.history import Event, RevisionEvent
+from gitdeploy.core.model import template_intact
+
+ENCODING = L.PREFIX + "encoding"   # "base64": every other label value but project and kind is encoded
+_PLAIN = (L.PROJECT, L.KIND, ENCODING)
+
+
+def repository(project: str) -> str:
+    return f"gitdeploy-history/{project}"
+
+
+def read(api, project: str) -> tuple[RevisionEvent, ...]:
+    """Every event of the project: its images, and the volumes older versions wrote."""
+    events = {}
+    for labels in [_decoded(i.get("Labels") or {}) for i in _images(api, project)] + \
+            [v.get("Labels") or {} for v in _volumes(api, project)]:
+        event = _event_of(labels)
+        if event is not None:
+            events.setdefault(_key(event), event)
+    return tuple(events.values())
+
+
+def append(api, project: str, event: RevisionEvent) -> None:
+    labels = {L.PROJECT: project, L.KIND: "history", ENCODING: "base64"} | {
+        key: base64.b64encode(value.encode()).decode() for key, value in _labels_of(event).items()}
+    tag = f"{event.service}-r{event.revision}-{event.event.value}-{int(event.at * 1000)}"
+    api.import_image_from_data(_EMPTY, repository=repository(project), tag=tag,
+                               changes=["LABEL " + " ".join(f"{key}={value}" for key, value in labels.items())])
+
+
+def forget(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
+    """Removes the records of these events (images, and volumes older versions wrote)."""
+    import docker.errors
+
+    doomed = {_key(e) for e in events}
+    for image in _images(api, project):
+        event = _event_of(_decoded(image.get("Labels") or {}))
+        if event is not None and _key(event) in doomed:
+            for tag in image.get("RepoTags") or ():
+                try:
+                    api.remove_image(tag)
+                except docker.errors.NotFound:
+                    pass
+    for volume in _volumes(api, project):
+        event = _event_of(volume.get("Labels") or {})
+        if event is not None and _key(event) in doomed:
+            try:
+                api.remove_volume(volume["Name"])
+            except docker.errors.NotFound:
+                pass
+
+
+def remove_all(api, project: str) -> int:
+    """`down --history`: every record of the project; how many there were."""
+    events = read(api, project)
+    forget(api, project, events)
+    return len(events)
+
+
+def _images(api, project: str) -> list[dict]:
+    return api.images(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]}) or []
+
+
+def _volumes(api, project: str) -> list[dict]:
+    return api.volumes(filters={"label": [f"{L.PROJECT}={project}", f"{L.KIND}=history"]}).get("Volumes") or []
+
+
+def _labels_of(event: RevisionEvent) -> dict[str, str]:
+    return {
+        L.SERVICE: event.service, L.REVISION: str(event.revision), L.EVENT: event.event.value,
+        L.TEMPLATE_HASH: event.template_hash, L.TEMPLATE: event.template_json, L.COMMIT: event.commit,
+        L.IMAGE: event.image, L.AT: f"{event.at:.3f}", L.MESSAGE: event.message[:500], L.GIT_HASH: event.git_hash,
+        L.MANAGED_BY: f"gitdeploy/{__version__}",
+    } | ({L.EXIT_CODE: str(event.exit_code)} if event.exit_code is not None else {}) \
+      | ({L.DURATION: f"{event.duration:.3f}"} if event.duration is not None else {})
+
+
+def _decoded(labels: dict[str, str]) -> dict[str, str]:
+    if labels.get(ENCODING) != "base64":
+        return labels
+    decoded = {}
+    for key, value in labels.items():
+        try:
+            decoded[key] = value if key in _PLAIN else base64.b64decode(value, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded[key] = ""   # damaged: _event_of skips what it needs and cannot read
+    return decoded
+
+
+def _event_of(labels: dict[str, str]) -> RevisionEvent | None:
+    template_hash, template_json = labels.get(L.TEMPLATE_HASH, ""), labels.get(L.TEMPLATE, "")
+    if template_json and not template_intact(template_json, template_hash):
+        template_json = ""   # damaged: the revision stays listed but cannot be rolled back to
+    try:
+        return RevisionEvent(
+            service=labels[L.SERVICE], revision=int(labels[L.REVISION]), event=Event(labels[L.EVENT]),
+            template_hash=template_hash, template_json=template_json,
+            commit=labels.get(L.COMMIT, ""), image=labels.get(L.IMAGE, ""), at=float(labels[L.AT]),
+            message=labels.get(L.MESSAGE, ""), git_hash=labels.get(L.GIT_HASH, ""),
+            exit_code=int(labels[L.EXIT_CODE]) if labels.get(L.EXIT_CODE) else None,
+            duration=float(labels[L.DURATION]) if labels.get(L.DURATION) else None,
+        )
+    except (KeyError, ValueError):
+        return None   # a record this version cannot read is skipped, not fatal
+
+
+def _key(event: RevisionEvent) -> tuple:
+    return event.service, event.revision, event.event, f"{event.at:.3f}"
+
+
+def _empty_tar() -> bytes:
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w"):
+        pass
+    return data.getvalue()
+
+
+_EMPTY = _empty_tar()
