@@ -308,6 +308,23 @@ def _declared(desired: DesiredState, service: str) -> ServiceSpec:
     return spec
 
 
+def restart(desired: DesiredState, engine: Engine, service: str, *, lock_timeout: float = 0.0,
+            progress: Progress = lambda s, m: None, runtime: Runtime = Runtime(),
+            stop_requested: Callable[[], str | None] = lambda: None) -> ServiceResult:
+    """`restart`: a health-gated rolling restart of the service's running replicas (restart.py)."""
+    from gitdeploy.restart import rolling_restart
+
+    spec = _declared(desired, service)
+    with engine.lock(desired.project, lock_timeout):
+        running = sorted((r for r in engine.observe(desired.project).of_service(service) if r.running),
+                         key=lambda r: (r.slot, r.name))
+        if not running:
+            raise NotFound(f"service '{service}' has no running replica to restart",
+                           hint="gitdeploy sync starts it; gitdeploy ps shows what exists")
+        return rolling_restart(desired.project, spec, running, engine, lambda m: progress(service, m), runtime,
+                               stop_requested)
+
+
 def ps(desired: DesiredState, engine: Engine, name: str | None = None) -> tuple[ReplicaRow, ...]:
     """`ps`: every container of the project (of one service or job), with its revision, state and ports."""
     observed = engine.observe(desired.project)

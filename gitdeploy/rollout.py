@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gitdeploy import probes
+from gitdeploy.core.labels import is_pending
 from gitdeploy.core.model import FailureAction, HealthCheck, ServiceSpec, UpdateOrder
 from gitdeploy.core.observed import ObservedReplica
 from gitdeploy.core.plan import RemoveReplica, ServicePlan, SlotWork, StartReplica
@@ -328,7 +329,7 @@ class Watcher:
                 return Failure(name, verdict.reason, self._detail(name, seen))
             if verdict.verdict is Verdict.READY:
                 # Passed: from now on the replica serves, in this run's eyes and the next one's.
-                self.confirmed[name] = self.engine.confirm_replica(name)
+                self.confirmed[name] = self.engine.confirm_replica(name) if is_pending(name) else name
             if self.said.get(name) != verdict.reason:
                 self.said[name] = verdict.reason
                 changed.append(name)

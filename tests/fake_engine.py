@@ -198,6 +198,11 @@ class FakeEngine:
         for folder in [f for f in self.secret_files if f[0] == project and f not in in_use]:
             del self.secret_files[folder]
 
+    def restart_replica(self, replica: ObservedReplica) -> None:
+        with self._lock:
+            self.replicas[replica.name].started_at = self.clock()   # its behaviour starts over
+            self.log.append(f"restart {replica.name}")
+
     def confirm_replica(self, name: str) -> str:
         with self._lock:
             final = name.removesuffix(L.PENDING)

@@ -11,6 +11,7 @@ from gitdeploy.cli.down import down
 from gitdeploy.cli.history import history
 from gitdeploy.cli.logs import logs
 from gitdeploy.cli.ps import ps
+from gitdeploy.cli.restart import restart
 from gitdeploy.cli.rollback import rollback
 from gitdeploy.cli.status import status
 from gitdeploy.cli.sync import sync
@@ -20,7 +21,7 @@ from gitdeploy.cli.validate import validate
 
 EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff) or something not ready (status --check); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
 
-TASKS = """Deploy: validate, diff, sync, rollback, watch. Inspect: status, ps, logs, history. Clean up: down, unlock."""
+TASKS = """Deploy: validate, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history. Clean up: down, unlock."""
 
 app = typer.Typer(
     name="gitdeploy",
@@ -33,7 +34,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 # Listed by task in --help (TASKS says which is which).
-for command in (validate, diff, sync, rollback, watch, status, ps, logs, history, down, unlock):
+for command in (validate, diff, sync, rollback, restart, watch, status, ps, logs, history, down, unlock):
     app.command()(command)
 
 

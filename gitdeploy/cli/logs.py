@@ -11,7 +11,7 @@ from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
-def logs(service: Annotated[str, typer.Argument(help="The service whose replicas' output to show, or the job whose last run's.")],
+def logs(service: Annotated[str, typer.Argument(metavar="NAME", help="The service whose replicas' output to show, or the job whose last run's.")],
          tail: Annotated[int, typer.Option("--tail", "-n", envvar="GITDEPLOY_TAIL", min=0,
                                            metavar="N", help="Lines from the end of each replica's output.")] = 100,
          follow: Annotated[bool, typer.Option("--follow", "-f", envvar="GITDEPLOY_FOLLOW",

@@ -10,7 +10,7 @@ from gitdeploy.cli.engine import docker_engine
 from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 
 
-def ps(name: Annotated[str | None, typer.Argument(help="Only this service (or job).")] = None,
+def ps(name: Annotated[str | None, typer.Argument(metavar="NAME", help="Only this service (or job).")] = None,
        repo: Repo = ".", ref: Ref = None, path: Path = None,
        output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """List the project's containers, one a line: name, revision, state and health, uptime, published ports;

@@ -73,6 +73,9 @@ class Engine(Protocol):
     def kill_job(self, name: str) -> None:
         """Kill a job's run at once (SIGKILL): it ran past its timeout. Nothing if it has ended already."""
 
+    def restart_replica(self, replica: ObservedReplica) -> None:
+        """Stop (SIGTERM, then SIGKILL after its stopGracePeriod) and start the same container again."""
+
     def confirm_replica(self, name: str) -> str:
         """Mark a replica started by `start_replica` as having passed its checks; return its new name."""
 

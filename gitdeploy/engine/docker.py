@@ -352,6 +352,11 @@ class DockerEngine:
             raise
         return name
 
+    def restart_replica(self, replica: ObservedReplica) -> None:
+        self._still_locked()
+        with translated_errors(f"restarting replica {replica.name}"):
+            self._api.restart(replica.id, timeout=_grace_period(replica))
+
     def confirm_replica(self, name: str) -> str:
         self._still_locked()
         final = name.removesuffix(L.PENDING)

@@ -128,6 +128,11 @@ def ps(revision: Revision, project: str, rows: tuple[ReplicaRow, ...]) -> dict:
     }
 
 
+def restart(project: str, result) -> dict:
+    return {"project": project, "service": result.name, "outcome": result.outcome.value, "message": result.message,
+            "detail": result.detail}
+
+
 def down(project: str, gone) -> dict:
     return {"project": project, "removedContainers": list(gone.containers), "removedNetwork": gone.network,
             "removedVolumes": list(gone.volumes), "removedHistoryRecords": gone.history_records}

@@ -211,6 +211,16 @@ def _job_table(jobs: tuple[JobStatus, ...]) -> None:
             out.print(f"{shown(job.name)}: {shown(job.note)}")
 
 
+def restart(result) -> None:
+    out = console.stdout()
+    if result.outcome is Outcome.APPLIED:
+        out.print(f"[green]Restarted[/] {shown(result.name)}: {shown(result.message)}.")
+        return
+    out.print(f"[red]Restart of {shown(result.name)} failed:[/] {shown(result.message)}")
+    for line in result.detail.splitlines():
+        out.print(f"      {shown(line)}")
+
+
 def ps(rows: tuple[ReplicaRow, ...]) -> None:
     from rich import box
     from rich.table import Table

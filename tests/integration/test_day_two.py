@@ -50,3 +50,22 @@ def test_down_removes_the_project_and_keeps_volumes_and_history_unless_asked(api
                                       "-o", "json").stdout)
     assert everything["removedVolumes"] == [f"{project}_data"] and everything["removedHistoryRecords"] >= 3
     assert api.volumes(filters={"label": f"io.gitdeploy.project={project}"})["Volumes"] in (None, [])
+
+
+def test_restart_is_a_health_gated_rolling_restart_without_downtime(api, project, repo):
+    from tests.sampling import HealthSampler
+
+    check = {"exec": ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/healthz"], "interval": "1s",
+             "timeout": "1s", "retries": 2}
+    repo.service("web", replicas=2, healthCheck=check)
+    repo.commit()
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    before = {c["Id"]: api.inspect_container(c["Id"])["State"]["StartedAt"] for c in containers(api, project)}
+    with HealthSampler.of_service(project, "web") as sampler:
+        done = gitdeploy("restart", "web", "--repo", str(repo.root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Restarted web: 2 replicas restarted, 1 at a time; all ready." in done.stdout
+    after = {c["Id"]: api.inspect_container(c["Id"])["State"]["StartedAt"] for c in containers(api, project)}
+    assert set(after) == set(before) and all(after[i] > before[i] for i in before)   # same containers, started again
+    assert min(sampler.samples) >= 1, sampler.samples                               # one batch at a time
+    assert gitdeploy("diff", "--repo", str(repo.root)).returncode == 0              # nothing to sync after it

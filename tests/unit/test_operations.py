@@ -192,3 +192,24 @@ def test_clearing_a_pin_says_when_git_declares_a_revision_that_failed():
     sync(engine, v3)                                              # fails: revision 3 is held
     operations.rollback(v3, engine, "web", to=1, runtime=engine.clock.runtime())
     assert operations.clear_pin(v3, engine, "web") == operations.PinCleared(True, 3)
+
+
+def test_restart_is_rolling_and_health_gated():
+    """Three replicas, parallelism 1: each comes back healthy before the next restarts; one that does not
+    come back ends the restart, and the replicas after it are left running."""
+    engine = FakeEngine()
+    state = desired(("web", "v1"), replicas=3)
+    sync(engine, state)
+    engine.log.clear()
+    result = operations.restart(state, engine, "web", runtime=engine.clock.runtime())
+    assert (result.outcome, result.message) == (Outcome.APPLIED, "3 replicas restarted, 1 at a time; all ready")
+    assert [line.split()[0] for line in engine.log if line.split()[0] in ("restart", "confirm")] == ["restart"] * 3
+    assert engine.names("web") == sorted(engine.names("web"))   # the same containers
+    second = engine.names("web")[1]
+    engine.replica_behaviours[second] = UNHEALTHY
+    failed = operations.restart(state, engine, "web", runtime=engine.clock.runtime())
+    assert failed.outcome is Outcome.FAILED
+    assert failed.message.startswith(f"replica {second} health check reported unhealthy after its restart; 1 "
+                                     "restarted before it are ready, 1 not restarted")
+    with pytest.raises(NotFound, match="no running replica"):
+        operations.restart(desired(("web", "v1"), replicas=0), FakeEngine(), "web", runtime=engine.clock.runtime())

@@ -1,0 +1,32 @@
+"""`gitdeploy restart`: a health-gated rolling restart of one service."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitdeploy.cli.command import Command, Decryption
+from gitdeploy.cli.engine import docker_engine
+from gitdeploy.cli.interrupt import graceful_stop
+from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.core.results import Outcome
+from gitdeploy.errors import ExitCode
+
+
+def restart(service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service whose replicas to restart.")],
+            repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
+            output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+    """Restart every running replica of SERVICE, update.parallelism at a time, each batch passing its health
+    checks and monitor period before the next: no spec change, no downtime beyond one batch.
+    Exit 0; 1 when a replica does not come back (the others keep running); 4 if another run holds the lock."""
+    from gitdeploy import operations
+    from gitdeploy.output import jsonout, progress, text
+
+    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    with command.loaded() as (revision, desired), progress.progress(desired.project) as report, \
+            graceful_stop() as stopped:
+        result = operations.restart(desired, docker_engine(), service, lock_timeout=lock_timeout, progress=report,
+                                    stop_requested=stopped)
+    command.show(jsonout.restart(desired.project, result), lambda: text.restart(result))
+    command.exit(ExitCode.INTERRUPTED if stopped() else ExitCode.OK if result.outcome is not Outcome.FAILED
+                 else ExitCode.ERROR)
