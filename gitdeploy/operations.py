@@ -325,6 +325,19 @@ def restart(desired: DesiredState, engine: Engine, service: str, *, lock_timeout
                                stop_requested)
 
 
+def replica_of(desired: DesiredState, engine: Engine, service: str, slot: int | None = None) -> str:
+    """The name of a running replica of `service`: the one in `slot`, or the lowest running slot's."""
+    observed = engine.observe(desired.project)
+    _known(desired, observed, service)
+    running = sorted((r for r in observed.of_service(service) if r.running), key=lambda r: (r.slot, r.name))
+    chosen = [r for r in running if slot is None or r.slot == slot]
+    if not chosen:
+        slots = ", ".join(str(r.slot) for r in running) or "none"
+        raise NotFound(f"service '{service}' has no running replica" + (f" in slot {slot}" if slot else ""),
+                       hint=f"running slots: {slots} (gitdeploy ps shows them)")
+    return chosen[0].name
+
+
 def ps(desired: DesiredState, engine: Engine, name: str | None = None) -> tuple[ReplicaRow, ...]:
     """`ps`: every container of the project (of one service or job), with its revision, state and ports."""
     observed = engine.observe(desired.project)

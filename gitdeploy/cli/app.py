@@ -7,6 +7,7 @@ import typer
 
 from gitdeploy import __version__
 from gitdeploy.cli.diff import diff
+from gitdeploy.cli.exec import exec_
 from gitdeploy.cli.down import down
 from gitdeploy.cli.history import history
 from gitdeploy.cli.logs import logs
@@ -21,7 +22,7 @@ from gitdeploy.cli.validate import validate
 
 EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff) or something not ready (status --check); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
 
-TASKS = """Deploy: validate, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history. Clean up: down, unlock."""
+TASKS = """Deploy: validate, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock."""
 
 app = typer.Typer(
     name="gitdeploy",
@@ -36,6 +37,7 @@ app = typer.Typer(
 # Listed by task in --help (TASKS says which is which).
 for command in (validate, diff, sync, rollback, restart, watch, status, ps, logs, history, down, unlock):
     app.command()(command)
+app.command(name="exec")(exec_)   # `exec` is a Python built-in's name
 
 
 def _version(value: bool) -> None:

@@ -10,10 +10,10 @@ from gitdeploy.cli.engine import docker_engine
 from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 
 
-def history(service: Annotated[str | None, typer.Argument(metavar="NAME", help="Only this service (or job).")] = None,
+def history(service: Annotated[str | None, typer.Argument(hidden=True, metavar="NAME", help="Only this service (or job).")] = None,
             repo: Repo = ".", ref: Ref = None, path: Path = None,
             output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """List revisions: number, event (deployed, rolled-back, pinned, unpinned; a job's runs: succeeded, failed),
+    """List revisions (of the service or job NAME, or all): number, event (deployed, rolled-back, pinned, unpinned; a job's runs: succeeded, failed),
     commit, image, when; the revision that runs now is marked *."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text

@@ -11,15 +11,15 @@ from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
-def logs(service: Annotated[str, typer.Argument(metavar="NAME", help="The service whose replicas' output to show, or the job whose last run's.")],
+def logs(service: Annotated[str, typer.Argument(hidden=True, metavar="NAME", help="The service whose replicas' output to show, or the job whose last run's.")],
          tail: Annotated[int, typer.Option("--tail", "-n", envvar="GITDEPLOY_TAIL", min=0,
                                            metavar="N", help="Lines from the end of each replica's output.")] = 100,
          follow: Annotated[bool, typer.Option("--follow", "-f", envvar="GITDEPLOY_FOLLOW",
                                               metavar="", help="Keep printing new lines until Ctrl-C (or every replica stops).")] = False,
          repo: Repo = ".", ref: Ref = None, path: Path = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """Print the output of every replica of SERVICE, each line prefixed by its replica (SERVICE-SLOT), as
-    `docker compose logs` does; for a job, its last run's output (kept until its next run). With -o json,
+    """Print the output of every replica of the service NAME, each line prefixed by its replica (NAME-SLOT),
+    as `docker compose logs` does; for a job NAME, its last run's output (kept until its next run). With -o json,
     one JSON object per line: {"replica": ..., "line": ...}.
     Exit 0; 1 for an unknown name; 130 when --follow is stopped by Ctrl-C."""
     from gitdeploy import operations

@@ -10,10 +10,10 @@ from gitdeploy.cli.engine import docker_engine
 from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
 
 
-def ps(name: Annotated[str | None, typer.Argument(metavar="NAME", help="Only this service (or job).")] = None,
+def ps(name: Annotated[str | None, typer.Argument(hidden=True, metavar="NAME", help="Only this service (or job).")] = None,
        repo: Repo = ".", ref: Ref = None, path: Path = None,
        output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """List the project's containers, one a line: name, revision, state and health, uptime, published ports;
+    """List the project's containers (of the service or job NAME, or all), one a line: name, revision, state and health, uptime, published ports;
     replicas first, then each job's kept last run. Exit 0; 1 for an unknown name."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text

@@ -13,7 +13,7 @@ from gitdeploy.core.results import Outcome
 from gitdeploy.errors import ExitCode
 
 
-def restart(service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service whose replicas to restart.")],
+def restart(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVICE", help="The service whose replicas to restart.")],
             repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
             output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Restart every running replica of SERVICE, update.parallelism at a time, each batch passing its health

@@ -13,7 +13,7 @@ from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
 
-def rollback(service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service to roll back.")],
+def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVICE", help="The service to roll back.")],
              to: Annotated[int | None, typer.Option("--to", envvar="GITDEPLOY_TO",
                                                     metavar="N", help="Revision number (see `gitdeploy history`). Default: the "
                                                          "last deployed revision before the running one.")] = None,

@@ -73,6 +73,9 @@ class Engine(Protocol):
     def kill_job(self, name: str) -> None:
         """Kill a job's run at once (SIGKILL): it ran past its timeout. Nothing if it has ended already."""
 
+    def exec_in(self, name: str, command: tuple[str, ...], interactive: bool) -> int:
+        """Run a command in a replica (attached to this terminal when `interactive`); its exit code."""
+
     def restart_replica(self, replica: ObservedReplica) -> None:
         """Stop (SIGTERM, then SIGKILL after its stopGracePeriod) and start the same container again."""
 

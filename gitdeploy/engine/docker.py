@@ -352,6 +352,30 @@ class DockerEngine:
             raise
         return name
 
+    def exec_in(self, name: str, command: tuple[str, ...], interactive: bool) -> int:
+        """Runs `command` in a replica; its exit code. Interactive (a terminal both ways) through the docker
+        CLI, which owns the terminal's raw mode and resizing; otherwise through the API, output streamed."""
+        import shutil
+        import subprocess
+        import sys
+
+        if interactive:
+            docker_cli = shutil.which("docker")
+            if docker_cli is None:
+                raise EngineError("an interactive exec needs the docker CLI (Debian: docker.io), which is not on "
+                                  "the PATH; without a terminal gitdeploy runs the command itself")
+            return subprocess.call([docker_cli, "exec", "-it", name, *command])
+        with translated_errors(f"running a command in {name}"):
+            created = self._api.exec_create(name, list(command), stdout=True, stderr=True)
+            for out, err in self._api.exec_start(created["Id"], stream=True, demux=True):
+                if out:
+                    sys.stdout.buffer.write(out)
+                    sys.stdout.flush()
+                if err:
+                    sys.stderr.buffer.write(err)
+                    sys.stderr.flush()
+            return int(self._api.exec_inspect(created["Id"]).get("ExitCode") or 0)
+
     def restart_replica(self, replica: ObservedReplica) -> None:
         self._still_locked()
         with translated_errors(f"restarting replica {replica.name}"):

@@ -69,3 +69,29 @@ def test_restart_is_a_health_gated_rolling_restart_without_downtime(api, project
     assert set(after) == set(before) and all(after[i] > before[i] for i in before)   # same containers, started again
     assert min(sampler.samples) >= 1, sampler.samples                               # one batch at a time
     assert gitdeploy("diff", "--repo", str(repo.root)).returncode == 0              # nothing to sync after it
+
+
+def test_exec_runs_a_command_in_a_replica_and_returns_its_exit_code(api, project, repo):
+    repo.service("web", replicas=2)
+    repo.commit()
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    ran = gitdeploy("exec", "web", "--replica", "2", "--repo", str(repo.root), "--", "sh", "-c",
+                    "hostname; echo oops >&2; exit 3")
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "web-2\n", "oops\n")
+    missing = gitdeploy("exec", "web", "--replica", "5", "--repo", str(repo.root), "--", "true")
+    assert missing.returncode == 1 and "running slots: 1, 2" in missing.stderr
+
+
+def test_exec_on_a_terminal_is_interactive(api, project, repo):
+    """Under a pseudo-terminal (`script`), the command gets a TTY of its own, as `docker compose exec` gives."""
+    import subprocess
+    import sys
+
+    repo.service("web")
+    repo.commit()
+    assert gitdeploy("sync", "--repo", str(repo.root)).returncode == 0
+    line = f"{sys.executable} -m gitdeploy exec web --repo {repo.root} -- sh -c 'tty; exit 4'"
+    ran = subprocess.run(["script", "-qec", line, "/dev/null"], capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert ran.returncode == 4, ran.stdout + ran.stderr
+    assert "/dev/pts/" in ran.stdout
