@@ -73,6 +73,25 @@ def read_desired(source: Source, allow_empty: bool = False,
     return revision, desired
 
 
+def images_not_on_local_engine(desired: DesiredState) -> tuple[str, ...]:
+    """For `validate`, which needs no engine: the declared images a local engine lacks, if one answers;
+    () when none does (nothing is asked of a remote one)."""
+    import os
+    import urllib.parse
+
+    from gitdeploy.engine.socket_api import found, local_socket
+    from gitdeploy.errors import GitDeployError
+
+    path = local_socket()
+    if path is None or not os.path.exists(path):
+        return ()
+    try:
+        return tuple(image for image in sorted({spec.image for spec in desired.runnable()})
+                     if not found(path, f"/images/{urllib.parse.quote(image, safe='')}/json"))
+    except GitDeployError:
+        return ()
+
+
 def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:
     """What hands the engine a secret it lacks: read from Git at a commit, opened with the age key."""
     from gitdeploy.secrets.committed import CommittedSecrets
@@ -86,8 +105,13 @@ def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_fai
     if the_plan.in_sync:
         return the_plan  # the common, unattended case: one listing, no history needed
     history = History(engine.read_history(desired.project))
-    return _with_image_volumes(make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed),
-                               engine)
+    return _with_missing_images(_with_image_volumes(
+        make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed), engine), engine)
+
+
+def _with_missing_images(the_plan: Plan, engine: Engine) -> Plan:
+    images = sorted({spec.image for spec in the_plan.starting()})
+    return replace(the_plan, missing_images=engine.images_missing(tuple(images))) if images else the_plan
 
 
 def _with_image_volumes(the_plan: Plan, engine: Engine) -> Plan:

@@ -122,6 +122,9 @@ class FakeEngine:
     def ensure_network(self, project: str) -> None:
         self.log.append(f"network {project}")
 
+    def images_missing(self, images: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(image for image in images if image in self.missing_images)
+
     def image_volume_paths(self, image: str) -> tuple[str, ...]:
         return self.image_volumes.get(image, ())
 

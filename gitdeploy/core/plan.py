@@ -83,6 +83,12 @@ class Plan:
     services: tuple[ServicePlan, ...]   # sorted by name
     volumes: tuple[VolumeSpec, ...] = ()   # the project's declared volumes, made before a replica mounts one
     jobs: tuple[JobPlan, ...] = ()         # sorted by name
+    missing_images: tuple[str, ...] = ()   # images the plan starts that the engine does not have (diff says so)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(f"image {image} is not on the engine: sync pulls it (it fails with --pull never)"
+                     for image in self.missing_images)
 
     @property
     def units(self) -> tuple[Unit, ...]:

@@ -54,6 +54,9 @@ class Engine(Protocol):
     def ensure_image(self, image: str) -> None:
         """Make sure `image` is on the engine, per the pull policy, or raise ImageNotFound."""
 
+    def images_missing(self, images: tuple[str, ...]) -> tuple[str, ...]:
+        """Of these images, those the engine does not have (nothing is pulled)."""
+
     def image_volume_paths(self, image: str) -> tuple[str, ...]:
         """The paths `image` declares as VOLUME; () when the engine does not have the image."""
 

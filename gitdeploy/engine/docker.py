@@ -176,6 +176,18 @@ class DockerEngine:
             except docker.errors.NotFound:
                 return None
 
+    def images_missing(self, images: tuple[str, ...]) -> tuple[str, ...]:
+        import docker.errors
+
+        missing = []
+        for image in images:
+            with translated_errors(f"inspecting image {image}"):
+                try:
+                    self._api.inspect_image(image)
+                except docker.errors.ImageNotFound:
+                    missing.append(image)
+        return tuple(missing)
+
     def image_volume_paths(self, image: str) -> tuple[str, ...]:
         import docker.errors
 

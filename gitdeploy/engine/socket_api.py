@@ -40,6 +40,17 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+def found(socket_path: str, path: str, timeout: float = 5) -> bool:
+    """Whether a GET of `path` answers 200 (False for 404); EngineUnreachable/EngineError otherwise."""
+    try:
+        get_json(socket_path, path, timeout)
+        return True
+    except EngineError as exc:
+        if " 404 " in exc.message:
+            return False
+        raise
+
+
 def get_json(socket_path: str, path: str, timeout: float = 60) -> object:
     connection = _UnixConnection(socket_path, timeout)
     try:

@@ -80,7 +80,9 @@ def _job_plan(job: JobPlan) -> dict:
 
 
 def plan(revision: Revision, the_plan: Plan) -> dict:
-    return _source(revision, the_plan.project) | {
+    source = _source(revision, the_plan.project)
+    return source | {
+        "warnings": source["warnings"] + list(the_plan.warnings),
         "inSync": the_plan.in_sync,
         "services": [_service_plan(s) for s in the_plan.services],
         "jobs": [_job_plan(j) for j in the_plan.jobs],

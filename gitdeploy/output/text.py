@@ -68,6 +68,8 @@ def plan(revision: Revision, the_plan: Plan) -> None:
         if job.action is ServiceAction.RUN:
             for change in job.changes:
                 out.print(f"      {shown(change.describe())}")
+    for warning in the_plan.warnings:
+        console.stderr().print(f"[yellow]warning:[/] {shown(warning)}")
     steps = order.waves(the_plan.units)
     if len(steps) > 1:
         out.print("Order: " + " → ".join(" + ".join(shown(name) for name in step) for step in steps))
@@ -75,7 +77,8 @@ def plan(revision: Revision, the_plan: Plan) -> None:
     running = [j.name for j in the_plan.jobs if j.work]
     held_back = [s.name for s in the_plan.services if not s.work and (s.held or s.pinned)] + \
         [j.name for j in the_plan.jobs if j.action is ServiceAction.HELD]
-    jobs = f"; {len(running)} of {len(the_plan.jobs)} jobs to run or remove" if running else ""
+    jobs = f"; {len(running)} of {len(the_plan.jobs)} job{'s' if len(the_plan.jobs) != 1 else ''} to run or remove" \
+        if running else ""
     if changing or running:
         out.print(f"{changing} of {len(the_plan.services)} services to change{jobs}.")
     elif held_back:
@@ -83,7 +86,7 @@ def plan(revision: Revision, the_plan: Plan) -> None:
         out.print(f"Not in sync: {shown(', '.join(held_back))} held back (see above); a sync changes nothing "
                   "until the manifest changes, --retry-failed, or rollback --clear.")
     else:
-        jobs = f", {len(the_plan.jobs)} jobs" if the_plan.jobs else ""
+        jobs = f", {len(the_plan.jobs)} job{'s' if len(the_plan.jobs) != 1 else ''}" if the_plan.jobs else ""
         out.print(f"In sync: nothing to do ({len(the_plan.services)} services{jobs}).")
 
 

@@ -95,3 +95,14 @@ def test_exec_on_a_terminal_is_interactive(api, project, repo):
                          stdin=subprocess.DEVNULL)
     assert ran.returncode == 4, ran.stdout + ran.stderr
     assert "/dev/pts/" in ran.stdout
+
+
+def test_validate_and_diff_warn_about_an_image_the_engine_lacks(api, project, repo):
+    repo.service("web", image="gitdeploy-test/app:no-such-tag")
+    repo.commit()
+    for command, code in (("validate", 0), ("diff", 2)):
+        shown = gitdeploy(command, "--repo", str(repo.root))
+        assert shown.returncode == code, shown.stdout + shown.stderr
+        assert "warning: image gitdeploy-test/app:no-such-tag is not on the " in shown.stderr
+    as_json = json.loads(gitdeploy("diff", "--repo", str(repo.root), "-o", "json").stdout)
+    assert any("no-such-tag is not on the engine" in w for w in as_json["warnings"])
