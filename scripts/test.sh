@@ -9,6 +9,8 @@ scripts/bootstrap.sh
 . scripts/lib.sh
 # The secrets tests encrypt with the real `age` tool (Debian package).
 command -v age >/dev/null 2>&1 || { echo "test: installing age (Debian package)" >&2; apt_install age; }
+# The remote-engine tests reach the engine through a real sshd on loopback.
+[ -x /usr/sbin/sshd ] || { echo "test: installing openssh-server (Debian package)" >&2; apt_install openssh-server; }
 scripts/ensure-engine.sh
 scripts/build-images.sh test
 exec .venv/bin/python -m pytest "$@"

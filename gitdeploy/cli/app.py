@@ -48,8 +48,28 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       metavar="", help="Print the version and exit.")) -> None:
-    pass
+                                       metavar="", help="Print the version and exit."),
+          host: str | None = typer.Option(None, "--host", "-H", metavar="HOST",
+                                          help="The Docker engine, as the docker CLI's -H: unix://PATH, "
+                                               "tcp://HOST:PORT or ssh://USER@HOST. Default: DOCKER_HOST, or "
+                                               "the current docker context."),
+          context: str | None = typer.Option(None, "--context", metavar="NAME",
+                                             help="A docker context (docker context ls) naming the engine. "
+                                                  "Default: DOCKER_CONTEXT, then the docker CLI's current context "
+                                                  "(DOCKER_HOST wins over both).")) -> None:
+    """Points every command at the engine --host or --context names (engine/endpoint.py)."""
+    import os
+
+    from gitdeploy.engine.endpoint import choose
+    from gitdeploy.errors import GitDeployError
+
+    try:
+        os.environ.update(choose(host, context))
+    except GitDeployError as exc:
+        from gitdeploy.output import text
+
+        text.error(exc)
+        raise typer.Exit(int(exc.exit_code)) from None
 
 
 def _usage_error_type() -> type[Exception]:

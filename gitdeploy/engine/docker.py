@@ -42,7 +42,7 @@ def translated_errors(doing: str) -> Iterator[None]:
         yield
     except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
         raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
-                                hint=UNREACHABLE_HINT) from exc
+                                hint=_unreachable_hint()) from exc
     except requests.exceptions.Timeout as exc:
         raise EngineError(f"{doing}: the engine did not answer in time") from exc
     except docker.errors.APIError as exc:
@@ -51,7 +51,7 @@ def translated_errors(doing: str) -> Iterator[None]:
         # from_env() wraps connection failures in a plain DockerException
         if "Connection" in str(exc) or "FileNotFound" in str(exc):
             raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
-                                    hint=UNREACHABLE_HINT) from exc
+                                    hint=_unreachable_hint()) from exc
         raise EngineError(f"{doing}: {exc}") from exc
 
 
@@ -77,7 +77,9 @@ class DockerEngine:
             import docker
 
             with translated_errors("connecting to the Docker engine"):
-                self._client = docker.from_env(timeout=self._timeout).api
+                # ssh:// through the ssh command (the user's ssh config and agent), not paramiko.
+                self._client = docker.from_env(timeout=self._timeout,
+                                               use_ssh_client=engine_address().startswith("ssh://")).api
         return self._client
 
     # -- reading -----------------------------------------------------------
@@ -560,6 +562,13 @@ class DockerEngine:
         self._still_locked()
         with translated_errors("recording the revision history"):
             docker_history.append(self._api, project, event)
+
+
+def _unreachable_hint() -> str:
+    if engine_address().startswith("ssh://"):
+        return ("check that `ssh USER@HOST docker version` works from here as this user: the key, known_hosts, "
+                "and the docker CLI on that host (gitdeploy connects through the ssh command)")
+    return UNREACHABLE_HINT
 
 
 def _on_this_machine() -> bool:
