@@ -151,7 +151,7 @@ class _Execution:
                              self.runtime, should_abort=self.should_abort, cancelled=self.cancelled,
                              stop_requested=self.stop_requested, may_revert=may_revert).run()
         except GitDeployError as exc:   # the engine refused something mid-way
-            self.report(service.name, f"failed: {exc.message}")
+            self.report(service.name, "failed (the engine refused; see below)")
             report = RolloutReport(Outcome.FAILED, exc.message)
         return self.result(service, report)
 
@@ -185,7 +185,7 @@ class _Execution:
             report = JobRun(self.plan.project, job, self.engine, lambda m: self.report(job.name, m), self.runtime,
                             stop_requested=self.stop_requested).run()
         except GitDeployError as exc:   # the engine refused something: not the job's own failure
-            self.report(job.name, f"failed: {exc.message}")
+            self.report(job.name, "failed (the engine refused; see below)")
             report = JobReport(Outcome.FAILED, exc.message, abandoned=True)
         message = report.message
         if not report.abandoned and job.spec is not None:

@@ -189,7 +189,10 @@ class Rollout:
 
     def _fail(self, failure: Failure, unready: list[str]) -> RolloutReport:
         what = failure.describe()
-        self.report(f"failed: {what}")
+        # Progress says which replica; why, once, in the summary (and JSON detail) that follows.
+        self.report(f"replica {failure.replica} failed" + ("; rolling back" if self.may_revert and
+                                                          self.service.spec.update.failure_action is
+                                                          FailureAction.ROLLBACK else ""))
         if not self.may_revert:
             return RolloutReport(Outcome.FAILED, what, failure)
         if self.service.spec.update.failure_action is FailureAction.PAUSE:
