@@ -79,6 +79,16 @@ class ImageNotFound(GitDeployError):
 class EngineError(GitDeployError):
     """The engine refused an operation (other than the cases above)."""
 
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status   # the Engine API's HTTP status, when it answered one
+
+    @property
+    def environmental(self) -> bool:
+        """The engine or its host failed (5xx: a host port taken, a full disk; or no answer), not what it
+        was asked to run (4xx: a command that does not exist, a bad mount)."""
+        return self.status is None or self.status >= 500
+
 
 class Unsatisfiable(GitDeployError):
     """The engine cannot run what the plan needs (a missing image, too few CPUs): found before any change."""

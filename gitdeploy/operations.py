@@ -73,25 +73,6 @@ def read_desired(source: Source, allow_empty: bool = False,
     return revision, desired
 
 
-def images_not_on_local_engine(desired: DesiredState) -> tuple[str, ...]:
-    """For `validate`, which needs no engine: the declared images a local engine lacks, if one answers;
-    () when none does (nothing is asked of a remote one)."""
-    import os
-    import urllib.parse
-
-    from gitdeploy.engine.socket_api import found, local_socket
-    from gitdeploy.errors import GitDeployError
-
-    path = local_socket()
-    if path is None or not os.path.exists(path):
-        return ()
-    try:
-        return tuple(image for image in sorted({spec.image for spec in desired.runnable()})
-                     if not found(path, f"/images/{urllib.parse.quote(image, safe='')}/json"))
-    except GitDeployError:
-        return ()
-
-
 def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:
     """What hands the engine a secret it lacks: read from Git at a commit, opened with the age key."""
     from gitdeploy.secrets.committed import CommittedSecrets
@@ -296,7 +277,7 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
     engine.append_history(desired.project, pin)
     result = apply_plan(one, engine, progress=progress, runtime=runtime, stop_requested=stop_requested,
                         secrets=secrets)
-    if result.result is not RunOutcome.APPLIED and not one.in_sync:
+    if result.went_wrong():
         # The earlier revision did not come up; it was rolled back to what ran. Drop the pin.
         engine.append_history(desired.project, pin.unpinned(spec.template_hash(), time.time(), "rollback failed"))
     return one, result

@@ -1,7 +1,9 @@
 """`gitdeploy restart SERVICE`: restart every replica, a batch at a time, health-gated. No spec change.
 
 The same containers are stopped and started again (so names, slots, secrets
-and volumes stay), `update.parallelism` at a time, slot by slot; each batch
+and volumes stay), `update.parallelism` at a time (but at least one keeps
+serving while there are two or more; a single replica is down while it
+restarts), slot by slot; each batch
 must pass its health checks and the service's `monitor` period again before
 the next one restarts, exactly as new replicas do in a rollout (the same
 `Watcher`). A batch that does not come back ends the restart: the replicas
@@ -24,7 +26,8 @@ def rolling_restart(project: str, declared: ServiceSpec, replicas: list[Observed
                     report: Report, runtime: Runtime = Runtime(),
                     stop_requested: Interrupt = lambda: None) -> ServiceResult:
     """Restarts `replicas` (running ones of the service, by slot) in batches of the service's parallelism."""
-    size = max(1, declared.update.parallelism)
+    # Restarting stops replicas in place (no new one beside them): never all at once, if there are two.
+    size = max(1, min(declared.update.parallelism, len(replicas) - 1))
     batches = [replicas[i:i + size] for i in range(0, len(replicas), size)]
     done = 0
     for number, batch in enumerate(batches, 1):

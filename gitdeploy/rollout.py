@@ -43,7 +43,7 @@ from gitdeploy.core.results import Outcome
 from gitdeploy.core.revert import previous_revision, revert_plan
 from gitdeploy.core.units import format_duration
 from gitdeploy.engine.base import Engine
-from gitdeploy.errors import GitDeployError
+from gitdeploy.errors import EngineError, EngineUnreachable, GitDeployError
 
 TICK = 0.1  # seconds between looks at replicas being watched (one inspect each, a few ms)
 
@@ -78,9 +78,10 @@ class Failure:
     reason: str
     detail: str = ""     # health-check output and log tail of the failed replica
     abandoned: bool = False  # given up (a newer commit, --atomic), not proven bad: not remembered as failed
-    # The engine would not start a replica (a host port taken, a full disk, the engine restarting): the
-    # environment failed, not the revision. Rolled back like any failure, but not remembered as a failed
-    # revision: the next sync tries again. Only a replica that started and then failed is proof.
+    # The engine would not start a replica for a reason of its own (a host port taken, a full disk, the
+    # engine restarting: a 5xx, or no answer): the environment failed, not the revision. Rolled back like
+    # any failure, but not remembered as failed: the next sync tries again. A 4xx refusal (a command that
+    # does not exist) is the revision's own, and holds it like a replica that failed its checks.
     environment: bool = False
 
     def describe(self) -> str:
@@ -233,7 +234,7 @@ class Rollout:
                 started.append(future.result())
             except GitDeployError as exc:
                 failure = failure or Failure(f"slot {slot}", f"could not be started: {exc.message}", exc.message,
-                                             environment=True)
+                                             environment=_environmental(exc))
         return started, failure
 
     def _remove_later(self, replicas: list[ObservedReplica]) -> None:
@@ -356,6 +357,11 @@ class Watcher:
         logs = self.engine.replica_logs(name, lines=10)
         parts.append(f"last log lines:\n{logs}" if logs else "no log lines")
         return "\n".join(parts)
+
+
+def _environmental(exc: GitDeployError) -> bool:
+    """Whether a replica that would not start says nothing about its revision (see Failure.environment)."""
+    return isinstance(exc, EngineUnreachable) or (isinstance(exc, EngineError) and exc.environmental)
 
 
 def _olds(work: SlotWork) -> list[ObservedReplica]:

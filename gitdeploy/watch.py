@@ -76,6 +76,11 @@ class Watch:
     def _rest(self) -> None:
         """Waits until the next pass: one interval, or after failed passes more, ended by a new commit."""
         waits = intervals_to_wait(self.failed_passes)
+        if waits > 1 and not self._commit:   # no pass has read a commit yet: the one now is what to wait on
+            try:
+                self._commit = operations.current_commit(self.source)
+            except GitDeployError:
+                pass
         if waits > 1:
             self.log(f"{self.failed_passes} failed passes in a row: next pass in "
                      f"{waits * self.interval:g}s, or as soon as a new commit lands")
@@ -106,8 +111,9 @@ class Watch:
                 secrets=operations.committed_secrets(revision, self.keyring) if self.keyring else None)
             document = jsonout.sync(revision, the_plan, result)
             self.log(self._line(f"{desired.project}@{revision.short_commit}", result.result.value, started,
-                                [f"{s.name} {s.outcome.value}" for s in result.services
-                                 if s.outcome not in (Outcome.UNCHANGED, Outcome.KEPT)]))
+                                # A failure's reason is said here once (progress only names the replica).
+                                [f"{s.name} {s.outcome.value}" + (f": {s.message}" if s.outcome.went_wrong else "")
+                                 for s in result.services if s.outcome not in (Outcome.UNCHANGED, Outcome.KEPT)]))
         except GitDeployError as exc:
             document = jsonout.error(exc)
             self.log(self._line("", f"error: {exc.message}", started, []))
@@ -120,9 +126,11 @@ class Watch:
                 import traceback
 
                 self.log(traceback.format_exc())
-        failed = "error" in document or document.get("result") == "failed"
+        # A held revision or job (an earlier failure, waiting for Git) costs nothing: no reason to back off.
+        failed = "error" in document or any(unit.get("outcome") == "failed" and unit.get("action") != "held"
+                                            for unit in document.get("services", []) + document.get("jobs", []))
         self.failed_passes = self.failed_passes + 1 if failed else 0
-        self._commit = document.get("commit", self._commit)
+        self._commit = document.get("commit") or self._commit
         if self.emit:
             self.emit(document)
         if self._news(document):

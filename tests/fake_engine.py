@@ -161,7 +161,9 @@ class FakeEngine:
             if self.starts == self.kill_at_start:
                 raise Killed()
             if spec.image in self.refuse_start:
-                raise EngineError(f"starting replica of {spec.name}: {self.refuse_start[spec.image]}")
+                message = self.refuse_start[spec.image]
+                raise EngineError(f"starting replica of {spec.name}: {message}",
+                                  status=400 if "executable file not found" in message else 500)
             name = L.replica_name(project, spec.name, slot, spec.template_hash()) + L.PENDING
             if name in self.replicas:
                 raise EngineError(f"creating replica {name}: Conflict. The container name is already in use")

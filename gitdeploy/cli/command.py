@@ -76,7 +76,7 @@ class Command:
         from gitdeploy.output import jsonout
 
         if self.json:
-            jsonout.emit(document)
+            jsonout.emit(document, one_line=self.output is OutputFormat.JSONL)
         else:
             as_text()
 

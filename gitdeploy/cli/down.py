@@ -8,11 +8,13 @@ import typer
 
 from gitdeploy.cli.command import Command, Decryption
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose, Yes
+from gitdeploy.cli.options import LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import GitDeployError
 
 
-def down(yes: Yes = False,
+def down(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_DOWN_YES", metavar="",
+                                           help="Do not ask for confirmation (needed when not on a terminal). Its "
+                                                "own variable: one set for `unlock` does not take a project down.")] = False,
          volumes: Annotated[bool, typer.Option("--volumes", envvar="GITDEPLOY_DOWN_VOLUMES",
                                                metavar="", help="Also remove the project's volumes, and the data in them.")] = False,
          history: Annotated[bool, typer.Option("--history", envvar="GITDEPLOY_DOWN_HISTORY",
@@ -27,7 +29,7 @@ def down(yes: Yes = False,
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
     with command.loaded() as (revision, desired):
         kept = ", ".join(what for what, asked in (("volumes", volumes), ("history", history)) if not asked)
         question = (f"Remove every replica, job run and the network of project {desired.project}"

@@ -18,7 +18,7 @@ def history(service: Annotated[str | None, typer.Argument(hidden=True, metavar="
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
     with command.loaded() as (revision, desired):
         engine = docker_engine()
         events = operations.history(desired, engine, service)

@@ -25,7 +25,7 @@ def logs(service: Annotated[str, typer.Argument(hidden=True, metavar="NAME", hel
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
     out = text.console.stdout()
     with command.loaded() as (revision, desired):
         lines = operations.logs(desired, docker_engine(), service, tail, follow)

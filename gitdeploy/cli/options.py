@@ -83,7 +83,7 @@ def rendered_errors(output: OutputFormat, verbose: bool) -> Iterator[None]:
 
             print(plain(traceback.format_exc()), file=sys.stderr, end="")
         if output.is_json:
-            jsonout.emit(jsonout.error(exc))
+            jsonout.emit(jsonout.error(exc), one_line=output is OutputFormat.JSONL)
         text.error(exc)
         raise typer.Exit(int(exc.exit_code)) from None
 

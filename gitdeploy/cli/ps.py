@@ -18,7 +18,7 @@ def ps(name: Annotated[str | None, typer.Argument(hidden=True, metavar="NAME", h
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
     with command.loaded() as (revision, desired):
         rows = operations.ps(desired, docker_engine(), name)
     command.show(jsonout.ps(revision, desired.project, rows), lambda: text.ps(rows))

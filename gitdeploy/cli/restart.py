@@ -16,8 +16,9 @@ from gitdeploy.errors import ExitCode
 def restart(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVICE", help="The service whose replicas to restart.")],
             repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
             output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
-    """Restart every running replica of SERVICE, update.parallelism at a time, each batch passing its health
-    checks and monitor period before the next: no spec change, no downtime beyond one batch.
+    """Restart every running replica of SERVICE, update.parallelism at a time (one always keeps serving when
+    there are two or more; a single replica is down while it restarts), each batch passing its health checks
+    and monitor period before the next. No spec change.
     Exit 0; 1 when a replica does not come back (the others keep running); 4 if another run holds the lock."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text

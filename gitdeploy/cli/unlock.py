@@ -21,7 +21,7 @@ def unlock(yes: Yes = False,
     """
     from gitdeploy import operations
 
-    command = Command(repo, ref, path, output, verbose, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
     with command.loaded() as (revision, desired):
         engine = docker_engine()
         holder = operations.lock_holder(desired, engine)

@@ -12,20 +12,23 @@ def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, age_key_file:
 
     With an age key at hand, secrets are decrypted too (each SOPS MAC checked); without one, only their files.
     """
-    from gitdeploy import operations
+    from gitdeploy.engine.socket_api import local_images_missing
     from gitdeploy.output import jsonout, text
 
     command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file,
                       decryption=Decryption.IF_KEY)
     with command.loaded() as (revision, desired):
         pass
-    for image in operations.images_not_on_local_engine(desired):
-        text.console.stderr().print(f"[yellow]warning:[/] image {text.shown(image)} is not on the local engine: "
-                                    "sync pulls it (it fails with --pull never)")
+    missing = local_images_missing(tuple(sorted({spec.image for spec in desired.runnable()})))
+    warnings = tuple(f"image {image} is not on the local engine: sync pulls it (it fails with --pull never)"
+                     for image in missing)
+    if not command.json:
+        for warning in warnings:
+            text.console.stderr().print(f"[yellow]warning:[/] {text.shown(warning)}")
     unopened = any(s.secrets for s in desired.runnable()) \
         and not command.keyring.available
     jobs = f", {len(desired.jobs)} job{'s' if len(desired.jobs) != 1 else ''}" if desired.jobs else ""
-    command.say(jsonout.validation(revision, desired),
+    command.say(jsonout.validation(revision, desired, warnings),
                 f"{text.header(revision, desired.project)}: {len(desired.services)} services{jobs}, valid."
                 + (" Secrets not decrypted (no age key): their files were checked, not their content." if unopened
                    else ""))

@@ -50,7 +50,8 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interv
         Watch(
             source=operations.Source(repo, ref, path), engine=docker_engine(pull), interval=seconds,
             log=lambda line: text.console.stderr().print(text.shown(line)), progress=progress.plain,
-            stop=stop, emit=jsonout.emit if output.is_json else None,
+            stop=stop, emit=(lambda document: jsonout.emit(document, one_line=output is OutputFormat.JSONL))
+            if output.is_json else None,
             webhooks=tuple(notify_webhook or ()), prune=prune, retry_failed=retry_failed, lock_timeout=lock_timeout,
             verbose=verbose, allow_empty=allow_empty, keyring=command.keyring,
         ).run()

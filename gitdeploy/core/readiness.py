@@ -112,6 +112,7 @@ class ReplicaWatch:
                 return self.healthy_since is not None
             if probe_ok.passed:
                 self.failed_probes = 0
+                self.last_probe_failure = ""
                 return True
             self.failed_probes += 1
             self.last_probe_failure = probe_ok.why

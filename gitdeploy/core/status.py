@@ -57,7 +57,8 @@ def service_statuses(plan: Plan, observed: ObservedState, history: History | Non
             synced=synced,
             pending=service.action,
             note=_note(service, synced, declared),
-            revision=history.revision_of(service.name, runs) if runs and history.of(service.name) else 0,
+            revision=history.revision_of(service.name, runs)
+            if any(e.template_hash == runs for e in history.of(service.name)) else 0,
             declared_image=declared.image if declared else "",
             declared_revision=service.held.revision if service.held else
             history.revision_of(service.name, declared.template_hash()) if declared else 0,

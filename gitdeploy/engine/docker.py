@@ -46,7 +46,7 @@ def translated_errors(doing: str) -> Iterator[None]:
     except requests.exceptions.Timeout as exc:
         raise EngineError(f"{doing}: the engine did not answer in time") from exc
     except docker.errors.APIError as exc:
-        raise EngineError(f"{doing}: {exc.explanation or exc}") from exc
+        raise EngineError(f"{doing}: {exc.explanation or exc}", status=exc.status_code) from exc
     except docker.errors.DockerException as exc:
         # from_env() wraps connection failures in a plain DockerException
         if "Connection" in str(exc) or "FileNotFound" in str(exc):

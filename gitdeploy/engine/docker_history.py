@@ -52,8 +52,12 @@ def append(api, project: str, event: RevisionEvent) -> None:
     labels = {L.PROJECT: project, L.KIND: "history", ENCODING: "base64"} | {
         key: base64.b64encode(value.encode()).decode() for key, value in _labels_of(event).items()}
     tag = f"{event.service}-r{event.revision}-{event.event.value}-{int(event.at * 1000)}"
-    api.import_image_from_data(_EMPTY, repository=repository(project), tag=tag,
-                               changes=["LABEL " + " ".join(f"{key}={value}" for key, value in labels.items())])
+    answer = api.import_image_from_data(_EMPTY, repository=repository(project), tag=tag,
+                                        changes=["LABEL " + " ".join(f"{k}={v}" for k, v in labels.items())])
+    if "error" in str(answer).lower():   # the engine reports some failures in the answer, not its status
+        from gitdeploy.errors import EngineError
+
+        raise EngineError(f"recording the revision history: the engine answered {str(answer)[:200]}")
 
 
 def forget(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
@@ -79,10 +83,22 @@ def forget(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
 
 
 def remove_all(api, project: str) -> int:
-    """`down --history`: every record of the project; how many there were."""
-    events = read(api, project)
-    forget(api, project, events)
-    return len(events)
+    """`down --history`: every record of the project, readable or not (by id: a record may have lost its
+    tag); how many there were."""
+    import docker.errors
+
+    images, volumes = _images(api, project), _volumes(api, project)
+    for image in images:
+        try:
+            api.remove_image(image["Id"], force=True)   # force: an image under two tags
+        except docker.errors.NotFound:
+            pass
+    for volume in volumes:
+        try:
+            api.remove_volume(volume["Name"])
+        except docker.errors.NotFound:
+            pass
+    return len(images) + len(volumes)
 
 
 def _images(api, project: str) -> list[dict]:

@@ -74,3 +74,17 @@ def get_json(socket_path: str, path: str, timeout: float = 60) -> object:
             message = body.decode(errors="replace")[:200]
         raise EngineError(f"GET {path.split('?')[0]}: the engine answered {response.status} {message}")
     return json.loads(body)
+
+
+def local_images_missing(images: tuple[str, ...]) -> tuple[str, ...]:
+    """For `validate`, which needs no engine: the images a local engine lacks, if one answers; () when none
+    does (a remote one is not asked)."""
+    import urllib.parse
+
+    path = local_socket()
+    if path is None or not os.path.exists(path):
+        return ()
+    try:
+        return tuple(image for image in images if not found(path, f"/images/{urllib.parse.quote(image, safe='')}/json"))
+    except (EngineError, EngineUnreachable):
+        return ()

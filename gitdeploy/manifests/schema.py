@@ -190,9 +190,14 @@ def _compose_form(path: list[Any], value: Any) -> str:
         names = [str(item).split("=", 1)[0] for item in value if isinstance(item, str)]
         return "write a mapping: {" + ", ".join(f"{n}: ..." for n in names[:5]) + "} (NAME: value)"
     if where == ["spec", "volumes"] and isinstance(value, str) and ":" in value:
-        source, target = value.split(":")[:2]
-        kind = "hostPath" if source.startswith(("/", ".", "~")) else "volume"
-        return f"write {{{kind}: {source}, path: {target}}}"
+        source, target, *mode = value.split(":")
+        read_only = ", readOnly: true" if mode and "ro" in mode[0].split(",") else ""
+        if source.startswith("/"):
+            return f"write {{hostPath: {source}, path: {target}{read_only}}}"
+        if source.startswith((".", "~")):
+            return f"write {{hostPath: /absolute/path/of/{source.lstrip('./~')}, path: {target}{read_only}}} (a " \
+                   "hostPath is absolute: it is on the engine's host, not in the repository)"
+        return f"write {{volume: {source}, path: {target}{read_only}}} (and declare it in a `kind: Volume`)"
     return ""
 
 

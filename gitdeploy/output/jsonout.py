@@ -40,8 +40,10 @@ def _source(revision: Revision, project: str, desired: DesiredState | None = Non
             "warnings": list(revision.warnings) + list(desired.warnings if desired else ())}
 
 
-def validation(revision: Revision, desired: DesiredState) -> dict:
-    return _source(revision, desired.project, desired) | {
+def validation(revision: Revision, desired: DesiredState, warnings: tuple[str, ...] = ()) -> dict:
+    source = _source(revision, desired.project, desired)
+    return source | {
+        "warnings": source["warnings"] + list(warnings),
         "valid": True,
         "services": [{"name": s.name, "replicas": s.replicas, "image": s.image, "source": s.source,
                       "dependsOn": list(s.depends_on)} for s in desired.services],

@@ -271,13 +271,15 @@ def history(revision: Revision, project: str, events, running: frozenset = froze
         out.print("No revisions recorded yet: the first sync that creates or updates a service records one.")
         return
     head = ("SERVICE", "REV", "EVENT", "COMMIT", "IMAGE", "WHEN", "MESSAGE")
-    rows = [(text_of(e.service), f"{e.revision}{' *' if (e.service, e.template_hash) in running else ''}",
+    # `*` on what a rollout or run of the running template ended in (not on its pins).
+    rows = [(text_of(e.service), f"{e.revision}{' *' if e.event.is_outcome and (e.service, e.template_hash) in running else ''}",
              e.event.value, text_of(e.commit[:7]), text_of(e.image), time.strftime("%m-%d %H:%M", time.localtime(e.at)),
              text_of(e.message.splitlines()[0] if e.message else "")) for e in events]
     widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(6)]
     room = (out.width or 80) - sum(widths) - 2 * 6
-    if room < 0:   # not even the image fits whole: keep its end (the tag), cut its registry path
-        widths[4] = max(len(head[4]), widths[4] + room)
+    if room < 0:   # not even the image fits whole: keep its end (name and tag), cut its registry path
+        tags = max(len(row[4].rsplit("/", 1)[-1]) + 1 for row in rows)
+        widths[4] = max(len(head[4]), tags, widths[4] + room)
         room = 0
     message = min(room, max(len(row[6]) for row in rows))
 

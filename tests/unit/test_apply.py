@@ -201,3 +201,13 @@ def test_a_replica_the_engine_will_not_start_is_an_error_not_a_failed_revision()
     engine.refuse_start.clear()
     again, _ = run(engine, svc("web", "v2"))
     assert outcomes(again) == {"web": "applied"} and engine.images("web") == ["v2"]
+
+
+def test_a_start_the_engine_refuses_for_the_revisions_own_fault_holds_it():
+    """A 4xx (the command does not exist in the image) is the revision's failure: rolled back and held (exit 3)."""
+    engine = FakeEngine(refuse_start={"v2": 'exec: "/app": executable file not found in $PATH'})
+    run(engine, svc("web"))
+    result, _ = run(engine, svc("web", "v2"))
+    assert result.result is RunOutcome.ROLLED_BACK and engine.images("web") == ["v1"]
+    again, _ = run(engine, svc("web", "v2"))
+    assert outcomes(again) == {"web": "rolled_back"} and again.services[0].action is ServiceAction.HELD

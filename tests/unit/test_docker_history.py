@@ -18,12 +18,14 @@ class RecordingApi:
         self.images_made[f"{repository}:{tag}"] = dict(pair.split("=", 1) for pair in pairs)
 
     def images(self, filters):
-        return [{"RepoTags": [tag], "Labels": labels} for tag, labels in self.images_made.items()]
+        wanted = dict(f.split("=", 1) for f in filters["label"])
+        return [{"Id": tag, "RepoTags": [tag], "Labels": labels} for tag, labels in self.images_made.items()
+                if all(labels.get(key) == value for key, value in wanted.items())]
 
     def volumes(self, filters):
         return {"Volumes": None}
 
-    def remove_image(self, tag):
+    def remove_image(self, tag, force=False):
         del self.images_made[tag]
 
 
@@ -43,3 +45,12 @@ def test_a_damaged_record_is_skipped_not_fatal():
     api = RecordingApi()
     api.images_made["gitdeploy-history/shop:x"] = {"io.gitdeploy.encoding": "base64", "io.gitdeploy.service": "%%%"}
     assert docker_history.read(api, "shop") == ()
+
+
+def test_only_the_projects_records_are_read():
+    api = RecordingApi()
+    docker_history.append(api, "shop", RevisionEvent("web", 1, Event.DEPLOYED, "h", "", "c", "i", 1.0))
+    docker_history.append(api, "other", RevisionEvent("web", 1, Event.DEPLOYED, "h", "", "c", "i", 2.0))
+    assert [e.at for e in docker_history.read(api, "shop")] == [1.0]
+    assert docker_history.remove_all(api, "other") == 1 and list(api.images_made) == [
+        "gitdeploy-history/shop:web-r1-deployed-1000"]

@@ -221,7 +221,12 @@ def test_rollout_lints(spec, message):
     ('image: a\nenv: ["A=1", "PASSWORD=hunter2"]',        # the values are never repeated: they may be secrets
      "web.yaml:7:8: spec.env: expected a mapping, got a list; write a mapping: {A: ..., PASSWORD: ...} (NAME: value)"),
     ('image: a\nvolumes: ["data:/var/lib/x"]',
-     "web.yaml:7:13: spec.volumes[0]: expected a mapping, got 'data:/var/lib/x'; write {volume: data, path: /var/lib/x}"),
+     "web.yaml:7:13: spec.volumes[0]: expected a mapping, got 'data:/var/lib/x'; write {volume: data, path: "
+     "/var/lib/x} (and declare it in a `kind: Volume`)"),
+    ('image: a\nvolumes: ["./conf:/etc/x:ro"]',
+     "web.yaml:7:13: spec.volumes[0]: expected a mapping, got './conf:/etc/x:ro'; write {hostPath: "
+     "/absolute/path/of/conf, path: /etc/x, readOnly: true} (a hostPath is absolute: it is on the engine's host, "
+     "not in the repository)"),
     ("image: a\ninterval: 1s", "web.yaml:7:3: spec.interval: unknown key; did you mean spec.healthCheck.interval?"),
     ("image: a\nhealthCheck: {exec: [x], update: {}}",
      "web.yaml:7:28: spec.healthCheck.update: unknown key; did you mean spec.update?"),

@@ -213,3 +213,13 @@ def test_restart_is_rolling_and_health_gated():
                                      "restarted before it are ready, 1 not restarted")
     with pytest.raises(NotFound, match="no running replica"):
         operations.restart(desired(("web", "v1"), replicas=0), FakeEngine(), "web", runtime=engine.clock.runtime())
+
+
+def test_restart_never_stops_every_replica_at_once():
+    """parallelism 5 with 2 replicas: still one at a time (a restart stops replicas in place)."""
+    engine = FakeEngine()
+    state = DesiredState("shop", "c1" * 20, (ServiceSpec("web", "v1", replicas=2, health=CHECK,
+                                                         update=UpdatePolicy(parallelism=5, monitor=2.0)),))
+    sync(engine, state)
+    result = operations.restart(state, engine, "web", runtime=engine.clock.runtime())
+    assert result.message == "2 replicas restarted, 1 at a time; all ready"
