@@ -48,6 +48,10 @@ def test_a_failing_health_check_is_rolled_back_without_losing_capacity(api, proj
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"✗ web update rolled back: revision 2: replica {project}_web-1-" in result.stdout
     assert "health check reported unhealthy (exit code 1); rolled back to the previous revision" in result.stdout
+    # The next unattended sync holds it, and says so truthfully (neither "In sync" nor "Sync failed").
+    held = gitdeploy("sync", "--repo", str(repo.root))
+    assert held.returncode == 3 and "Not synced: web held back after an earlier failure" in held.stdout
+    assert "Sync failed" not in held.stdout and "In sync" not in held.stdout
     # Why, in JSON too: the check's output and exit code, and the replica's last log lines (issue 13).
     (web,) = json.loads(gitdeploy("sync", "--repo", str(repo.root), "--retry-failed", "-o", "json").stdout)["services"]
     assert web["outcome"] == "rolled_back" and "last health check output (exit code 1):" in web["detail"]

@@ -29,3 +29,20 @@ def test_every_option_is_in_the_cli_reference(name):
         for flag in option.opts:
             assert f"`{flag}`" in cli_doc, f"{name} {flag} is not in docs/cli.md"
         assert f"`{option.envvar}`" in cli_doc, f"{name} {option.envvar} is not in docs/cli.md"
+
+
+@pytest.mark.parametrize("command", ["sync", "watch", "down", "exec", "status"])
+def test_help_at_80_columns_names_values_and_cuts_no_variable(command):
+    """No <bool>/<str> type labels; every GITDEPLOY_ variable whole; nothing cut with an ellipsis."""
+    import os
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "gitdeploy", command, "--help"], capture_output=True, text=True,
+                           env=os.environ | {"COLUMNS": "80", "TERM": "dumb"}, check=True).stdout
+    assert "<bool>" not in shown and "<str>" not in shown and "…" not in shown
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    click_command = typer.main.get_command(app).commands[command]
+    for option in click_command.params:
+        for name in ([option.envvar] if isinstance(option.envvar, str) else option.envvar or []):
+            assert name in shown.replace("\n", " ").replace("  ", " "), name
