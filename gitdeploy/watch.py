@@ -76,11 +76,6 @@ class Watch:
     def _rest(self) -> None:
         """Waits until the next pass: one interval, or after failed passes more, ended by a new commit."""
         waits = intervals_to_wait(self.failed_passes)
-        if waits > 1 and not self._commit:   # no pass has read a commit yet: the one now is what to wait on
-            try:
-                self._commit = operations.current_commit(self.source)
-            except GitDeployError:
-                pass
         if waits > 1:
             self.log(f"{self.failed_passes} failed passes in a row: next pass in "
                      f"{waits * self.interval:g}s, or as soon as a new commit lands")
@@ -91,10 +86,14 @@ class Watch:
                 return
 
     def _new_commit(self) -> bool:
+        return self._current_commit() not in ("", self._commit)
+
+    def _current_commit(self) -> str:
+        """The source's commit now ("" when it cannot be told): an errored pass's, to back off on."""
         try:
-            return operations.current_commit(self.source) != self._commit
+            return operations.current_commit(self.source)
         except GitDeployError:
-            return False
+            return ""
 
     def one_pass(self) -> bool:
         """Runs one pass; True if a newer commit pre-empted it (then the next pass starts at once)."""
@@ -130,7 +129,7 @@ class Watch:
         failed = "error" in document or any(unit.get("outcome") == "failed" and unit.get("action") != "held"
                                             for unit in document.get("services", []) + document.get("jobs", []))
         self.failed_passes = self.failed_passes + 1 if failed else 0
-        self._commit = document.get("commit") or self._commit
+        self._commit = document.get("commit") or (self._current_commit() if failed else self._commit)
         if self.emit:
             self.emit(document)
         if self._news(document):

@@ -146,3 +146,21 @@ def test_a_backing_off_watch_starts_at_once_when_a_new_commit_lands(repo):
     engine.refuse_start.clear()
     loop.one_pass()
     assert loop.failed_passes == 0
+
+
+def test_a_broken_commit_backs_off_until_the_next_commit(repo):
+    """An errored pass (here: a manifest that does not parse) reads no commit of its own: the watch waits on
+    the commit it found, so the backoff holds until a new one lands."""
+    (repo.root / "services" / "web.yaml").write_text("kind: [")
+    repo.commit("broken")
+    loop, lines = watch(repo, FakeEngine())
+    loop.stop = CountingStop()
+    for _ in range(3):
+        loop.one_pass()
+    loop._rest()
+    assert loop.stop.waits == [1.0] * 4
+    repo.service("web", image="v1", healthCheck=CHECK)
+    repo.commit("fixed")
+    loop.stop.waits.clear()
+    loop._rest()
+    assert loop.stop.waits == [1.0]
