@@ -11,15 +11,21 @@ ROOT = Path(gitdeploy.__file__).parent
 ADAPTERS = ("docker", "git", "typer", "rich", "requests", "subprocess", "gitdeploy.engine", "gitdeploy.source",
             "gitdeploy.secrets", "pyrage", "cryptography",
             "gitdeploy.cli", "gitdeploy.output")
-EXECUTION = ("gitdeploy.apply", "gitdeploy.rollout", "gitdeploy.operations", "gitdeploy.watch")
+EXECUTION = ("gitdeploy.apply", "gitdeploy.rollout", "gitdeploy.job_run", "gitdeploy.restart", "gitdeploy.operations",
+             "gitdeploy.watch")
+# A use case sees the engine through engine/base.py only.
+CONCRETE_ENGINE = ("gitdeploy.engine.docker", "gitdeploy.engine.socket_api", "gitdeploy.engine.secret_files",
+                   "gitdeploy.engine.endpoint", "gitdeploy.engine.docker_lock", "gitdeploy.engine.docker_history")
 
 # (files, imports they must not make)
 LAYERS = [
     ("core/*.py", ADAPTERS + EXECUTION + ("gitdeploy.manifests", "gitdeploy.errors", "gitdeploy.probes")),
-    ("apply.py", ("docker", "git", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
-    ("rollout.py", ("docker", "git", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
-    ("operations.py", ("docker", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.output")),
-    ("watch.py", ("docker", "typer", "rich", "gitdeploy.engine.docker", "gitdeploy.cli", "gitdeploy.source")),
+    ("apply.py", ("docker", "git", "typer", "rich", "gitdeploy.cli", "gitdeploy.output") + CONCRETE_ENGINE),
+    ("rollout.py", ("docker", "git", "typer", "rich", "gitdeploy.cli", "gitdeploy.output") + CONCRETE_ENGINE),
+    ("job_run.py", ("docker", "git", "typer", "rich", "gitdeploy.cli", "gitdeploy.output") + CONCRETE_ENGINE),
+    ("restart.py", ("docker", "git", "typer", "rich", "gitdeploy.cli", "gitdeploy.output") + CONCRETE_ENGINE),
+    ("operations.py", ("docker", "typer", "rich", "gitdeploy.cli", "gitdeploy.output") + CONCRETE_ENGINE),
+    ("watch.py", ("docker", "typer", "rich", "gitdeploy.cli", "gitdeploy.source") + CONCRETE_ENGINE),
     ("output/*.py", ("docker", "git", "typer") + EXECUTION + ("gitdeploy.engine", "gitdeploy.source")),
 ]
 
