@@ -55,11 +55,12 @@ def bench_gitdeploy(work: Path) -> dict[str, tuple[float, int, int]]:
         deploy("v1")
         return {"good": deploy("v2"), "failed": deploy("v3")}
     finally:
-        for kind in ("ps -aq", "volume ls -q", "network ls -q"):
+        for kind in ("ps -aq", "volume ls -q", "network ls -q", "images -q"):   # images: the history
             found = subprocess.run(["docker", *kind.split(), "--filter", f"label=io.gitdeploy.project={project}"],
                                    capture_output=True, text=True).stdout.split()
             if found:
-                remove = {"ps -aq": ["rm", "-f"], "volume ls -q": ["volume", "rm"], "network ls -q": ["network", "rm"]}
+                remove = {"ps -aq": ["rm", "-f"], "volume ls -q": ["volume", "rm"], "network ls -q": ["network", "rm"],
+                          "images -q": ["rmi", "-f"]}
                 subprocess.run(["docker", *remove[kind], *found], capture_output=True)
 
 

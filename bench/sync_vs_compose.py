@@ -46,6 +46,9 @@ def remove_label(label: str) -> None:
     nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"label={label}"], capture_output=True, text=True).stdout.split()
     if nets:
         subprocess.run(["docker", "network", "rm", *nets], check=True, capture_output=True)
+    images = subprocess.run(["docker", "images", "-q", "--filter", f"label={label}"], capture_output=True, text=True).stdout.split()
+    if images:   # gitdeploy's history
+        subprocess.run(["docker", "rmi", "-f", *set(images)], check=True, capture_output=True)
 
 
 def bench_gitdeploy(n: int, work: Path, runs: int) -> tuple[float, float]:
