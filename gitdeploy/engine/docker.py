@@ -28,6 +28,9 @@ from gitdeploy.engine.socket_api import UNREACHABLE_HINT, get_json, local_socket
 from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned, SecretError
 
 
+POOL = 40   # connections to the engine kept open: every rollout of a sync at once (rollout.SERVICES_AT_ONCE), and more
+
+
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
@@ -78,7 +81,7 @@ class DockerEngine:
 
             with translated_errors("connecting to the Docker engine"):
                 # ssh:// through the ssh command (the user's ssh config and agent), not paramiko.
-                self._client = docker.from_env(timeout=self._timeout,
+                self._client = docker.from_env(timeout=self._timeout, max_pool_size=POOL,
                                                use_ssh_client=engine_address().startswith("ssh://")).api
         return self._client
 
