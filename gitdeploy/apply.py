@@ -4,9 +4,9 @@ Every plan runs here: a forward sync, a manual rollback's pinned plan, and the
 revert of `sync --atomic`; a rollout's own automatic rollback runs a revert
 plan through the same `Rollout` (rollout.py). Each service with work is one
 health-gated rollout, each job that runs one `JobRun` (job_run.py). They go in
-dependency order (core/order.py), on a thread pool with room for every service of a project (threads only wait on
-the engine's API): each starts once what it depends on has converged, so
-independent branches proceed at the same time. One that fails (a missing
+dependency order (core/order.py), on a thread pool with room for every service
+of a project (threads only wait on the engine's API): each starts once what it
+depends on has converged, so independent branches proceed at the same time. One that fails (a missing
 image, a replica that never gets healthy, a job that exits non-zero) is
 reported, what depends on it is left untouched (`blocked by` it), and the
 others still converge. A failure leaves no debris: what the engine cannot do
