@@ -6,10 +6,10 @@ plan through the same `Rollout` (rollout.py). Each service with work is one
 health-gated rollout, each job that runs one `JobRun` (job_run.py). They go in
 dependency order (core/order.py), on a thread pool with room for every service
 of a project (threads only wait on the engine's API): each starts once what it
-depends on has converged, so independent branches proceed at the same time. One that fails (a missing
-image, a replica that never gets healthy, a job that exits non-zero) is
-reported, what depends on it is left untouched (`blocked by` it), and the
-others still converge. A failure leaves no debris: what the engine cannot do
+depends on has converged, so independent branches proceed at the same time.
+One that fails (a missing image, a replica that never gets healthy, a job that
+exits non-zero) is reported, what depends on it is left untouched (`blocked
+by` it), and the others still converge. A failure leaves no debris: what the engine cannot do
 (an image it cannot get, more CPUs than it has) stops the run before its first
 change, and a failed rollout is rolled back by the rollout itself.
 
