@@ -37,7 +37,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from any machine. Exit 0 on success or nothing to do, 3 when a rollout failed and was rolled back, 4 when
     another run holds the lock, 1 on any other error (a job that failed, too).
     """
-    from gitdeploy import notify, operations
+    from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
     command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file)
@@ -53,6 +53,8 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
             operations.prune_volumes(desired, docker_engine(pull), lock_timeout=lock_timeout, progress=report)
     document = jsonout.sync(revision, the_plan, result)
     command.show(document, lambda: text.sync_result(result) if result is not None else text.dry_run())
-    if result is not None:
+    if result is not None and notify_webhook:
+        from gitdeploy import notify   # urllib.request: only when there is somewhere to post
+
         notify.tell(notify_webhook, document, lambda m: text.console.stderr().print(f"warning: {text.shown(m)}"))
     command.exit(ExitCode.INTERRUPTED if stopped() else ExitCode.of(result.result if result is not None else None))
