@@ -71,7 +71,7 @@ class DockerEngine:
         self._timeout = timeout
         self._client = None      # docker.APIClient, once needed
         self._held: list = []    # EngineLocks this run holds: checked before every change
-        self._image_volumes: dict[str, tuple[str, ...]] = {}   # image -> the paths it declares as VOLUME
+        self._image_configs: dict[str, dict] = {}   # image -> its Config (present images only)
         self._secret_files = secret_files or SecretFiles()
 
     @property
@@ -182,28 +182,24 @@ class DockerEngine:
                 return None
 
     def images_missing(self, images: tuple[str, ...]) -> tuple[str, ...]:
-        import docker.errors
-
-        missing = []
-        for image in images:
-            with translated_errors(f"inspecting image {image}"):
-                try:
-                    self._api.inspect_image(image)
-                except docker.errors.ImageNotFound:
-                    missing.append(image)
-        return tuple(missing)
+        return tuple(image for image in images if self._image_config(image) is None)
 
     def image_volume_paths(self, image: str) -> tuple[str, ...]:
+        config = self._image_config(image)
+        return tuple(sorted(config.get("Volumes") or ())) if config is not None else ()
+
+    def _image_config(self, image: str) -> dict | None:
+        """An image's Config, or None when the engine lacks it. One inspect per present image and run, not
+        per replica or per question; a missing one is asked again (a pull may bring it)."""
         import docker.errors
 
-        if image not in self._image_volumes:   # one inspect per image and run, not per replica
+        if image not in self._image_configs:
             with translated_errors(f"inspecting image {image}"):
                 try:
-                    config = self._api.inspect_image(image).get("Config") or {}
+                    self._image_configs[image] = self._api.inspect_image(image).get("Config") or {}
                 except docker.errors.ImageNotFound:
-                    return ()
-            self._image_volumes[image] = tuple(sorted(config.get("Volumes") or ()))
-        return self._image_volumes[image]
+                    return None
+        return self._image_configs[image]
 
     def _implicit_mounts(self, project: str, spec: ServiceSpec, slot: int) -> list:
         """One volume per slot for each path the image declares as VOLUME and no mount covers.

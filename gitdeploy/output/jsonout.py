@@ -10,6 +10,7 @@ from gitdeploy.core.redact import redact_all
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import DesiredState
 from gitdeploy.core import order
+from gitdeploy.core.changes import FieldChange
 from gitdeploy.core.jobs import JobPlan
 from gitdeploy.core.plan import Plan, RemoveReplica, ServicePlan
 from gitdeploy.core.results import SyncResult
@@ -58,7 +59,7 @@ def _service_plan(service: ServicePlan) -> dict:
         "action": service.action.value,
         "desiredReplicas": service.desired_replicas,
         "currentReplicas": service.current_replicas,
-        "changes": [{"path": c.path, "kind": c.kind, "description": c.describe()} for c in service.changes],
+        "changes": _changes(service.changes),
         "imageVolumes": list(service.image_volumes),
         "dependsOn": list(service.depends_on),
         "steps": [
@@ -76,9 +77,14 @@ def _job_plan(job: JobPlan) -> dict:
         "action": job.action.value,
         "reason": job.reason,
         "revision": job.revision,
-        "changes": [{"path": c.path, "kind": c.kind, "description": c.describe()} for c in job.changes],
+        "changes": _changes(job.changes),
         "dependsOn": list(job.depends_on),
     }
+
+
+def _changes(changes: tuple[FieldChange, ...]) -> list[dict]:
+    """Field-level differences, as a service's and a job's plan both give them."""
+    return [{"path": c.path, "kind": c.kind, "description": c.describe()} for c in changes]
 
 
 def plan(revision: Revision, the_plan: Plan) -> dict:
