@@ -107,6 +107,9 @@ class FakeEngine:
     image_volumes: dict[str, tuple[str, ...]] = field(default_factory=dict)   # image -> its VOLUME paths
     secret_files: dict[tuple[str, str, str], dict[str, bytes]] = field(default_factory=dict)  # (project, service, hash)
     refuse_start: dict[str, str] = field(default_factory=dict)   # image -> the engine's error when starting it
+    # image -> the age from which its exec check passes when gitdeploy runs it early; absent: it never does
+    early_check_passes: dict[str, float] = field(default_factory=dict)
+    early_checks: list[tuple[str, float]] = field(default_factory=list)   # (replica, its age) per early check
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -207,6 +210,17 @@ class FakeEngine:
         with self._lock:
             self.replicas[replica.name].started_at = self.clock()   # its behaviour starts over
             self.log.append(f"restart {replica.name}")
+
+    def begin_exec_check(self, name: str, command: tuple[str, ...]) -> str:
+        with self._lock:
+            replica = self.replicas[name]
+            age = self.clock() - replica.started_at
+            self.early_checks.append((name, age))
+            passes = age >= self.early_check_passes.get(replica.spec.image, float("inf"))
+            return f"{name} {'passes' if passes else 'fails'}"
+
+    def exec_check_result(self, check_id: str) -> int | None:
+        return 0 if check_id.endswith("passes") else 1
 
     def confirm_replica(self, name: str) -> str:
         with self._lock:

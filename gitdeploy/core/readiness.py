@@ -11,13 +11,18 @@ Rules (documented in docs/rollouts.md):
   failed; http/tcp: `retries` consecutive failed probes after `startPeriod`: failed;
 - ready once healthy (or, with no check at all, running) continuously for
   `monitor`; any failed check restarts that clock.
+- The engine runs its first exec check one `interval` after the start. Until
+  it has, gitdeploy may run the same command itself (as Docker 25's
+  `start_interval` and Kubernetes' startup probes do): a pass counts as
+  healthy; a failure counts for nothing (a replica still starting up), so
+  failing takes exactly as long as the engine's own `retries` say.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
 
-from gitdeploy.core.model import HealthCheck
+from gitdeploy.core.model import CheckKind, HealthCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,7 @@ class ReplicaWatch:
         self.failed_probes = 0
         self.last_probe_failure = ""      # why gitdeploy's last probe failed, for the failure report
         self.first_restart_count: int | None = None
+        self.passed_early = False         # one of gitdeploy's own early exec checks passed (see the rules)
         self.last: Readiness = Readiness(Verdict.WAITING, "starting")
 
     @property
@@ -101,6 +107,12 @@ class ReplicaWatch:
         # A stable text (no running clock): progress reports each change once.
         return Readiness(Verdict.WAITING, f"{what}, monitored for {self.monitor:g}s")
 
+    def checks_early(self, probe: ReplicaProbe) -> bool:
+        """Whether an early exec check of gitdeploy's own would tell something now: the replica runs, the
+        engine has not run its first check yet, and no early check has passed."""
+        return (self.check is not None and self.check.kind is CheckKind.EXEC and not self.passed_early
+                and probe.state == "running" and _engine_has_not_checked(probe))
+
     @property
     def healthy(self) -> bool:
         """Passing its checks now (ready or still being monitored)."""
@@ -125,6 +137,15 @@ class ReplicaWatch:
         if probe.health == "unhealthy":
             code = f" (exit code {probe.health_exit_code})" if probe.health_exit_code is not None else ""
             return Readiness(Verdict.FAILED, f"health check reported unhealthy{code}")
+        if _engine_has_not_checked(probe):
+            if probe_ok is not None and probe_ok.passed and self.check is not None:
+                self.passed_early = True
+            return self.passed_early
         if probe.health:
             return probe.health == "healthy"
         return True  # no health check at all: running is all we can know
+
+
+def _engine_has_not_checked(probe: ReplicaProbe) -> bool:
+    # "starting" also follows failed checks short of `retries`: only an empty log means none ran yet.
+    return probe.health == "starting" and probe.health_exit_code is None

@@ -79,6 +79,13 @@ class Engine(Protocol):
     def exec_in(self, name: str, command: tuple[str, ...], interactive: bool) -> int:
         """Run a command in a replica (attached to this terminal when `interactive`); its exit code."""
 
+    def begin_exec_check(self, name: str, command: tuple[str, ...]) -> str:
+        """Start a replica's exec health check once, now, without waiting for it; an id for
+        `exec_check_result`. (The engine's own checks start one interval after the replica.)"""
+
+    def exec_check_result(self, check_id: str) -> int | None:
+        """The exit code of a check begun by `begin_exec_check`; None while it runs."""
+
     def restart_replica(self, replica: ObservedReplica) -> None:
         """Stop (SIGTERM, then SIGKILL after its stopGracePeriod) and start the same container again."""
 

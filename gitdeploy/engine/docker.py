@@ -389,6 +389,18 @@ class DockerEngine:
                     sys.stderr.flush()
             return int(self._api.exec_inspect(created["Id"]).get("ExitCode") or 0)
 
+    def begin_exec_check(self, name: str, command: tuple[str, ...]) -> str:
+        with translated_errors(f"running the health check in {name}"):
+            created = self._api.exec_create(name, list(command), stdout=False, stderr=False)
+            self._api.exec_start(created["Id"], detach=True)
+        return created["Id"]
+
+    def exec_check_result(self, check_id: str) -> int | None:
+        with translated_errors("reading a health check's result"):
+            info = self._api.exec_inspect(check_id)
+        code = info.get("ExitCode")
+        return None if info.get("Running") or code is None else int(code)
+
     def restart_replica(self, replica: ObservedReplica) -> None:
         self._still_locked()
         with translated_errors(f"restarting replica {replica.name}"):

@@ -46,3 +46,28 @@ def test_http_probe_retries_and_start_period():
     failing = ReplicaWatch(check, monitor=1.0, started_at=0.0)
     assert verdicts(failing, [(3, RUNNING, False), (4, RUNNING, False)]) == ["waiting", "failed"]
     assert failing.last.reason == f"2 http health checks failed in a row: the last: {REFUSED}"
+
+
+def test_an_early_exec_check_that_passes_counts_until_the_engine_has_checked():
+    watch = ReplicaWatch(HealthCheck(exec=("true",), interval=5.0), monitor=1.0, started_at=0.0)
+    starting = ReplicaProbe("running", health="starting")
+    assert watch.checks_early(starting)
+    assert verdicts(watch, [(0.1, starting, False), (0.4, starting, True)]) == ["waiting", "waiting"]
+    assert not watch.checks_early(starting), "one pass is enough: no more early checks"
+    assert verdicts(watch, [(1.0, starting, None), (1.5, starting, None)]) == ["waiting", "ready"]
+
+
+def test_an_early_check_never_fails_a_replica_and_the_engine_has_the_last_word():
+    check = HealthCheck(exec=("true",), interval=1.0, retries=2)
+    watch = ReplicaWatch(check, monitor=1.0, started_at=0.0)
+    starting = ReplicaProbe("running", health="starting")
+    assert verdicts(watch, [(0.1, starting, False), (0.3, starting, False), (0.7, starting, False)]) == \
+        ["waiting"] * 3, "failures while starting up count for nothing"
+    # The engine's first check failed (still "starting", short of `retries`): an earlier pass of ours is void.
+    passed = ReplicaWatch(check, monitor=1.0, started_at=0.0)
+    verdicts(passed, [(0.1, starting, True)])
+    failed_once = ReplicaProbe("running", health="starting", health_exit_code=1)
+    assert not passed.checks_early(failed_once)
+    assert verdicts(passed, [(1.0, failed_once, None), (2.0, failed_once, None)]) == ["waiting", "waiting"]
+    assert not ReplicaWatch(HealthCheck(http_port=80), 1.0, 0.0).checks_early(starting), "http: probed anyway"
+    assert not ReplicaWatch(None, 1.0, 0.0).checks_early(starting), "the image's HEALTHCHECK: not ours to run"

@@ -204,3 +204,26 @@ def test_start_first_surges_at_most_two_batches():
     _, report, _ = roll_out(engine, web("v2", replicas=4, monitor=10.0))
     assert report.outcome is Outcome.APPLIED
     assert engine.most_replicas["web"] <= 4 + 2, "more than two batches of one replica surged at once"
+
+
+def test_an_early_exec_check_makes_a_replica_ready_before_the_engines_first_check():
+    engine = FakeEngine(early_check_passes={"v2": 0.25})   # the engine's own check passes only at 1 s (GOOD)
+    deployed(engine, web("v1"))
+    start = engine.clock.now
+    _, report, _ = roll_out(engine, web("v2", parallelism=2))
+    assert report.outcome is Outcome.APPLIED
+    assert engine.clock.now - start < 1.0 + POLICY.monitor, "ready on the early pass plus the monitor period"
+    ages = [age for _, age in engine.early_checks]
+    assert ages and min(ages) < 0.2 and all(age < 1.0 for age in ages)
+
+
+def test_early_checks_that_fail_do_not_fail_a_replica_sooner():
+    engine = FakeEngine(behaviours={"v2": UNHEALTHY})   # early checks fail; the engine says unhealthy at 3 s
+    deployed(engine, web("v1"))
+    start = engine.clock.now
+    _, report, _ = roll_out(engine, web("v2"))
+    assert report.outcome is Outcome.ROLLED_BACK
+    assert engine.clock.now - start >= 3.0
+    gaps = [b - a for (_, a), (_, b) in zip(engine.early_checks, engine.early_checks[1:]) if b > a]
+    assert len(engine.early_checks) <= 2 * 4, "a few per replica, gaps doubling up to the interval"
+    assert max(gaps, default=0) <= CHECK.interval + 0.1
