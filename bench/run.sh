@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run the benchmarks: gitdeploy against its peers on the same workload, in one run.
-#   bench/run.sh   # sync vs docker-compose, where a no-op's time goes, then rollouts vs Docker Swarm
-# (a single-node swarm on 127.0.0.1 is initialised for the second and left again)
+# Run the benchmarks: gitdeploy against its peers on the same workload, in one run, ending with one table.
+#   bench/run.sh   # sync vs docker-compose, where a no-op's time goes, scale, then rollouts vs Docker Swarm
+# (a single-node swarm on 127.0.0.1 is initialised for the last and left again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -12,8 +12,16 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   echo "bench: installing docker-compose (Debian package)" >&2
   apt_install docker-compose
 fi
+BENCH_ROWS=$(mktemp)
+export BENCH_ROWS
+trap 'rm -f "$BENCH_ROWS"' EXIT
 .venv/bin/python bench/sync_vs_compose.py
 echo
 .venv/bin/python bench/breakdown.py
 echo
+.venv/bin/python bench/scale.py
+echo
 .venv/bin/python bench/rollout_vs_swarm.py
+echo
+echo "All lines, one run ($(date -u +%Y-%m-%d), $(nproc) cores, engine $(docker version --format '{{.Server.Version}}')):"
+.venv/bin/python bench/table.py "$BENCH_ROWS"

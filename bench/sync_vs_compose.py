@@ -2,13 +2,18 @@
 
 For each N: a cold deploy (nothing running, images present) and a no-op re-run
 (everything already running), each tool on its own project, cleaned up between.
-A single `docker ps` is timed in the same run as the unit of "one listing".
-Prints seconds and ratios; asserts nothing (benchmarks are not tests).
+A single `docker ps -a` is timed in the same run as the unit of "one listing".
+For the largest N also: no-op `diff` and `status`, the peak memory of a no-op
+sync, and the CPU time of a `watch` pass that finds nothing to do.
+Prints seconds and ratios, and adds its lines to the run's table (bench/rows.py);
+asserts nothing (benchmarks are not tests).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import shutil
 import statistics
 import subprocess
@@ -20,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from rows import Row, record  # noqa: E402
 from tests.manifest_repo import ManifestRepo  # noqa: E402
 
 GITDEPLOY = [str(ROOT / ".venv" / "bin" / "gitdeploy")]
@@ -54,8 +61,31 @@ def remove_label(label: str) -> None:
 MONITOR = 5.0   # seconds: the default `update.monitor`
 
 
-def bench_gitdeploy(n: int, work: Path, runs: int, monitor: str = "0s") -> tuple[float, float]:
-    """(cold, no-op median); with runs=0 the cold deploy only."""
+def peak_rss_mb(command: list[str]) -> float:
+    """The most memory `command` held at once (its peak resident set), in MB."""
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    return usage.ru_maxrss / 1024   # Linux: kilobytes
+
+
+def watch_cpu(repo: Path, seconds: float) -> tuple[float, int]:
+    """(CPU seconds, passes) of `gitdeploy watch --interval 1s` run for `seconds` on a converged project,
+    its git and every other child process included."""
+    command = GITDEPLOY + ["watch", "--repo", f"file://{repo}", "--pull", "never", "--interval", "1s"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(seconds)
+    child.send_signal(signal.SIGTERM)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    # One line per pass: "TIME PROJECT@COMMIT RESULT in 0.0s".
+    passes = sum(1 for line in child.stderr.read().splitlines() if "@" in (line.split() + ["", ""])[1])
+    return usage.ru_utime + usage.ru_stime, passes
+
+
+def bench_gitdeploy(n: int, work: Path, runs: int, monitor: str = "0s", more: bool = False) -> dict[str, float]:
+    """cold, and with runs > 0 the no-op medians (sync; with `more` also diff, status, peak memory and a
+    watch pass's CPU time)."""
     project = f"bench{uuid.uuid4().hex[:6]}"
     repo = ManifestRepo(work / f"gitdeploy-{n}-{monitor}", project)
     for i in range(n):
@@ -63,13 +93,24 @@ def bench_gitdeploy(n: int, work: Path, runs: int, monitor: str = "0s") -> tuple
         # default monitor gitdeploy also confirms every replica stays up 5 s.
         repo.service(f"svc{i:02d}", image=IMAGE, update={"monitor": monitor})
     repo.commit()
-    command = GITDEPLOY + ["sync", "--repo", str(repo.root), "--pull", "never"]
+    where = ["--repo", str(repo.root)]
+    command = GITDEPLOY + ["sync", *where, "--pull", "never"]
+    found: dict[str, float] = {}
     try:
-        cold = timed(command)
-        noop = median_of(runs, command) if runs else 0.0
+        found["cold"] = timed(command)
+        if runs:
+            found["sync"] = median_of(runs, command)
+        if more:
+            found["diff"] = median_of(runs, GITDEPLOY + ["diff", *where])
+            found["status"] = median_of(runs, GITDEPLOY + ["status", *where])
+            found["rss"] = max(peak_rss_mb(command) for _ in range(3))
+            # Two runs of different lengths: their difference is passes only, without start-up.
+            short, long_ = watch_cpu(repo.root, 3.5), watch_cpu(repo.root, 11.5)
+            if long_[1] > short[1]:
+                found["watch"] = (long_[0] - short[0]) / (long_[1] - short[1])
     finally:
         remove_label(f"io.gitdeploy.project={project}")
-    return cold, noop
+    return found
 
 
 def bench_compose(n: int, work: Path, runs: int) -> tuple[float, float]:
@@ -97,27 +138,43 @@ def main() -> None:
     if not shutil.which("docker-compose"):
         sys.exit("docker-compose not found: run bench/run.sh, which installs Debian's package")
 
-    docker_ps = median_of(5, ["docker", "ps", "-q"])
-    print(f"one `docker ps`: {docker_ps:.3f}s (median of 5)")
-    print(f"{'services':>8} {'step':<6} {'gitdeploy':>10} {'compose':>10} {'gitdeploy/compose':>18} {'gitdeploy/docker-ps':>20}")
+    docker_ps = median_of(5, ["docker", "ps", "-a"])
+    print(f"one `docker ps -a`: {docker_ps:.3f}s (median of 5)")
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="gitdeploy-bench-") as tmp:
         work = Path(tmp)
         for n in args.sizes:
-            gd_cold, gd_noop = bench_gitdeploy(n, work, args.runs)
+            largest = n == args.sizes[-1]
+            ours = bench_gitdeploy(n, work, args.runs, more=largest)
             dc_cold, dc_noop = bench_compose(n, work, args.runs)
-            for step, ours, theirs in (("cold", gd_cold, dc_cold), ("no-op", gd_noop, dc_noop)):
-                print(f"{n:>8} {step:<6} {ours:>9.2f}s {theirs:>9.2f}s {ours / theirs:>17.2f}x {ours / docker_ps:>19.1f}x")
-            if n == args.sizes[0]:   # the default monitor, against compose's time plus one monitor period
-                monitored, _ = bench_gitdeploy(n, work, 0, monitor=f"{MONITOR:g}s")
-                theirs = dc_cold + MONITOR
-                print(f"{n:>8} {'cold, default monitor':<6} {monitored:>9.2f}s {theirs:>9.2f}s {monitored / theirs:>17.2f}x"
-                      f"  (peer: compose + one {MONITOR:g}s monitor period; goal <= 1.0x, issue 14)")
-    ours = median_of(5, GITDEPLOY + ["--version"])
-    theirs = median_of(5, ["docker-compose", "version"])
-    print(f"start-up: gitdeploy --version {ours:.3f}s, docker-compose version {theirs:.3f}s: "
-          f"{theirs / ours:.1f}x faster (median of 5)")
-    print("goals: no-op of 50 at least 8x faster than compose (ratio <= 0.125; issue 2) and under 5x one "
-          "docker ps (issue 4); cold of 20 at most 0.8x compose; --version at least 10x faster than compose")
+            first = n == args.sizes[0]
+            rows.append(Row(f"cold deploy, {n} services (`monitor: 0s`)", ours["cold"], "s", "compose", dc_cold,
+                            *(("<= 0.8x", 0.8) if first else ("", None))))
+            if first:   # the default monitor, against compose's time plus one monitor period
+                monitored = bench_gitdeploy(n, work, 0, monitor=f"{MONITOR:g}s")["cold"]
+                rows.append(Row(f"cold deploy, {n} services (default {MONITOR:g} s monitor)", monitored, "s",
+                                f"compose + {MONITOR:g} s", dc_cold + MONITOR, "<= 1.0x", 1.0))
+            rows.append(Row(f"no-op sync, {n} services", ours["sync"], "s", "compose", dc_noop,
+                            *(("<= 0.15x", 0.15) if largest else ("", None))))
+            if largest:
+                for step in ("sync", "diff", "status"):
+                    rows.append(Row(f"no-op {step}, {n} services", ours[step], "s", "`docker ps -a`", docker_ps,
+                                    "<= 4x", 4.0))
+                for step in ("diff", "status"):
+                    rows.append(Row(f"no-op {step}, {n} services", ours[step], "s", "compose `up -d`", dc_noop,
+                                    "<= 0.15x", 0.15))
+                rows.append(Row(f"peak memory, no-op sync of {n}", ours["rss"], "MB", goal="<= 60 MB", limit=60.0))
+                if "watch" in ours:
+                    rows.append(Row(f"`watch` pass with nothing to do, {n} services (CPU)", ours["watch"] * 1000,
+                                    "ms", goal="<= 50 ms", limit=50.0))
+    ours_version = median_of(5, GITDEPLOY + ["--version"])
+    theirs_version = median_of(5, ["docker-compose", "version"])
+    rows.append(Row("`--version`", ours_version, "s", "`docker-compose version`", theirs_version, "<= 0.1x", 0.1))
+    for row in rows:
+        record(row)
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+        print(f"{row.workload:<52} {row.ours:>8.3f} {row.unit:<2} {row.peer:<24} "
+              f"{'' if row.theirs is None else f'{row.theirs:.3f}':>7} {ratio:>7}  goal {row.goal}")
 
 
 if __name__ == "__main__":
