@@ -13,7 +13,8 @@ by` it), and the others still converge. A failure leaves no debris: what the eng
 (an image it cannot get, more CPUs than it has) stops the run before its first
 change, and a failed rollout is rolled back by the rollout itself.
 
-What the history remembers of each rollout and job run is recorded here, in one place.
+What the history remembers of each rollout and job run is recorded here, in one place
+(grouped into few engine writes by recorder.py).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from gitdeploy.core.revert import previous_revision
 from gitdeploy.engine.base import Engine, ReadSecrets
 from gitdeploy.errors import GitDeployError, SecretError, Unsatisfiable
 from gitdeploy.job_run import JobReport, JobRun
+from gitdeploy.recorder import Recorder
 from gitdeploy.rollout import Failure, Interrupt, Rollout, RolloutReport, Runtime
 
 Progress = Callable[[str, str], None]   # (service, message)
@@ -59,7 +61,7 @@ class _Execution:
         self.stop_requested, self.reverting, self.secrets = stop_requested, reverting, secrets
         self.lock = threading.Lock()
         self.first_failure: str | None = None   # --atomic: the service whose failure cancels the others
-        self.recorded = False                   # an event was added to the history
+        self.history = Recorder(engine, plan.project)   # each unit's event, written as it finishes
 
     def run(self) -> SyncResult:
         plan = self.plan
@@ -75,7 +77,7 @@ class _Execution:
         self.engine.ensure_volumes(plan.project, plan.volumes_needed())
         results = self.in_order()
         self.engine.forget_secrets(plan.project)
-        if self.recorded:
+        if self.history.recorded:
             # History is bounded: what it holds (env values included) does not pile up forever.
             self.engine.forget_history(plan.project, History(self.engine.read_history(plan.project)).expired())
         return SyncResult(plan.project, plan.commit, tuple(results[u.name] for u in plan.units))
@@ -163,8 +165,7 @@ class _Execution:
         if not abandoned:   # an abandoned rollout was not proven bad: no history, no --atomic trigger
             event = _event_of(service, report)
             if event is not None:
-                self.engine.append_history(self.plan.project, event)
-                self.recorded = True
+                self.history.record(event)
             if report.outcome is not Outcome.APPLIED:
                 with self.lock:
                     self.first_failure = self.first_failure or service.name
@@ -190,10 +191,9 @@ class _Execution:
         message = report.message
         if not report.abandoned and job.spec is not None:
             event = Event.SUCCEEDED if report.outcome is Outcome.APPLIED else Event.FAILED
-            self.engine.append_history(self.plan.project, RevisionEvent.of_rollout(
+            self.history.record(RevisionEvent.of_rollout(
                 job.spec.run, job.revision, event, job.commit, time.time(), message, report.exit_code,
                 report.duration))
-            self.recorded = True
         if report.outcome is not Outcome.APPLIED and not report.abandoned:   # as a rollout: proven bad only
             with self.lock:
                 self.first_failure = self.first_failure or job.name

@@ -158,11 +158,11 @@ def _revert(the_plan: Plan, result: SyncResult, engine: Engine, progress: Progre
                                                   reverting=True, secrets=secrets).services}
 
     now = time.time()
-    for service in the_plan.services:
-        if service.name in changed | cancelled and service.spec is not None and service.revision \
-                and service.action in (ServiceAction.CREATE, ServiceAction.UPDATE):
-            engine.append_history(the_plan.project, RevisionEvent.of_rollout(
-                service.spec, service.revision, Event.ROLLED_BACK, service.commit, now, why))
+    engine.append_history(the_plan.project, tuple(
+        RevisionEvent.of_rollout(service.spec, service.revision, Event.ROLLED_BACK, service.commit, now, why)
+        for service in the_plan.services
+        if service.name in changed | cancelled and service.spec is not None and service.revision
+        and service.action in (ServiceAction.CREATE, ServiceAction.UPDATE)))
     outcomes = []
     for s in result.services:
         undone = reverted.get(s.name)
@@ -274,12 +274,12 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
     full = make_plan(desired, observed, history=History(past.events + (pin,)))
     one = Plan(full.project, full.commit, tuple(s for s in full.services if s.name == service))
     deliver_secrets(one, engine, secrets)   # before the pin: a secret that cannot be read changes nothing
-    engine.append_history(desired.project, pin)
+    engine.append_history(desired.project, (pin,))
     result = apply_plan(one, engine, progress=progress, runtime=runtime, stop_requested=stop_requested,
                         secrets=secrets)
     if result.went_wrong():
         # The earlier revision did not come up; it was rolled back to what ran. Drop the pin.
-        engine.append_history(desired.project, pin.unpinned(spec.template_hash(), time.time(), "rollback failed"))
+        engine.append_history(desired.project, (pin.unpinned(spec.template_hash(), time.time(), "rollback failed"),))
     return one, result
 
 
@@ -296,7 +296,7 @@ def clear_pin(desired: DesiredState, engine: Engine, service: str) -> PinCleared
     pin = past.pin(service, git_hash)
     if pin is not None:
         engine.append_history(desired.project,
-                              pin.unpinned(git_hash, time.time(), "cleared by gitdeploy rollback --clear"))
+                              (pin.unpinned(git_hash, time.time(), "cleared by gitdeploy rollback --clear"),))
     failed = past.failed(service, git_hash)
     return PinCleared(pin is not None, failed.revision if failed is not None else 0)
 

@@ -110,6 +110,7 @@ class FakeEngine:
     # image -> the age from which its exec check passes when gitdeploy runs it early; absent: it never does
     early_check_passes: dict[str, float] = field(default_factory=dict)
     early_checks: list[tuple[str, float]] = field(default_factory=list)   # (replica, its age) per early check
+    history_writes: int = 0           # append_history calls
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -264,8 +265,9 @@ class FakeEngine:
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
         return tuple(self.events)
 
-    def append_history(self, project: str, event: RevisionEvent) -> None:
-        self.events.append(event)
+    def append_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
+        self.events.extend(events)
+        self.history_writes += 1
 
     def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
         self.events = [e for e in self.events if e not in events]

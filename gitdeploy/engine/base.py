@@ -114,8 +114,9 @@ class Engine(Protocol):
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:
         """Every revision event recorded for the project on this engine."""
 
-    def append_history(self, project: str, event: RevisionEvent) -> None:
-        """Record one event. Records are never changed afterwards, only added (and removed when old)."""
+    def append_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
+        """Record these events, together (one write where the engine can). Records are never changed
+        afterwards, only added (and removed when old)."""
 
     def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
         """Remove the records of these events (old revisions; see History.expired)."""

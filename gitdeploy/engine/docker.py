@@ -567,12 +567,14 @@ class DockerEngine:
         with translated_errors("removing old revision history"):
             docker_history.forget(self._api, project, events)
 
-    def append_history(self, project: str, event: RevisionEvent) -> None:
+    def append_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
         from gitdeploy.engine import docker_history
 
+        if not events:
+            return
         self._still_locked()
         with translated_errors("recording the revision history"):
-            docker_history.append(self._api, project, event)
+            docker_history.append(self._api, project, events)
 
 
 def _unreachable_hint() -> str:

@@ -1,4 +1,4 @@
-"""The revision history on a Docker engine: one tagged, empty image per event.
+"""The revision history on a Docker engine: tagged, empty images, one per event or per group of events.
 
 Why images: the history (revisions, pins, the memory of failed revisions and of
 job runs) must survive the cleanups people run on Docker hosts from cron.
@@ -10,10 +10,14 @@ the engine (shared by every machine deploying there, surviving ephemeral CI
 runners), lists with its labels in one call, is never run, and all of them
 share one empty layer.
 
-Each image is tagged `gitdeploy-history/PROJECT:SERVICE-rREVISION-EVENT-MILLIS`
+An image of one event is tagged `gitdeploy-history/PROJECT:SERVICE-rREVISION-EVENT-MILLIS`
 and labelled like the objects it describes; the values are base64 (a LABEL
 instruction builds them, and a template holds quotes and spaces), except the
-project and kind a listing filters on.
+project and kind a listing filters on. Events written together (a run's units
+finishing at once, recorder.py) share one image, `...:group-MILLIS-RANDOM`,
+whose `io.gitdeploy.events` label holds them all (base64 of a JSON list of
+those labels), up to GROUP_BYTES per image. Expiring part of a group writes
+the survivors to a new image before the old one goes, so no step loses one.
 
 gitdeploy up to issue 12 kept each event as a labelled volume, which a volume
 prune deletes; those are still read, and removed when they expire, never written.
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import secrets
 import tarfile
 
 from gitdeploy import __version__
@@ -30,7 +36,10 @@ from gitdeploy.core.history import Event, RevisionEvent
 from gitdeploy.core.model import template_intact
 
 ENCODING = L.PREFIX + "encoding"   # "base64": every other label value but project and kind is encoded
+EVENTS = L.PREFIX + "events"       # a group's events: base64 of a JSON list of their (plain) labels
 _PLAIN = (L.PROJECT, L.KIND, ENCODING)
+# The engine takes an import's LABEL instruction in its URL: keep each well under its 1 MB header limit.
+GROUP_BYTES = 256 * 1024
 
 
 def repository(project: str) -> str:
@@ -38,41 +47,55 @@ def repository(project: str) -> str:
 
 
 def read(api, project: str) -> tuple[RevisionEvent, ...]:
-    """Every event of the project: its images, and the volumes older versions wrote."""
+    """Every event of the project: its images (single or grouped), and the volumes older versions wrote."""
     events = {}
-    for labels in [_decoded(i.get("Labels") or {}) for i in _images(api, project)] + \
-            [v.get("Labels") or {} for v in _volumes(api, project)]:
-        event = _event_of(labels)
+    found = [e for i in _images(api, project) for e in _events_in(i)] + \
+        [_event_of(v.get("Labels") or {}) for v in _volumes(api, project)]
+    for event in found:
         if event is not None:
-            events.setdefault(_key(event), event)
+            events.setdefault(_key(event), event)   # a group rewritten by forget() may briefly exist twice
     return tuple(events.values())
 
 
-def append(api, project: str, event: RevisionEvent) -> None:
-    labels = {L.PROJECT: project, L.KIND: "history", ENCODING: "base64"} | {
-        key: base64.b64encode(value.encode()).decode() for key, value in _labels_of(event).items()}
-    tag = f"{event.service}-r{event.revision}-{event.event.value}-{int(event.at * 1000)}"
-    answer = api.import_image_from_data(_EMPTY, repository=repository(project), tag=tag,
-                                        changes=["LABEL " + " ".join(f"{k}={v}" for k, v in labels.items())])
-    if "error" in str(answer).lower():   # the engine reports some failures in the answer, not its status
-        from gitdeploy.errors import EngineError
-
-        raise EngineError(f"recording the revision history: the engine answered {str(answer)[:200]}")
+def append(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
+    """Writes the events: one image for one event, else one per group of up to GROUP_BYTES."""
+    if len(events) == 1:
+        event = events[0]
+        _import(api, project, f"{event.service}-r{event.revision}-{event.event.value}-{int(event.at * 1000)}",
+                {key: base64.b64encode(value.encode()).decode() for key, value in _labels_of(event).items()})
+        return
+    group: list[dict[str, str]] = []
+    size = 0   # of the group's JSON, about; base64 makes it 4/3 of that
+    for event in events:
+        labels = _labels_of(event)
+        grows = len(json.dumps(labels)) + 2
+        if group and (size + grows) * 4 // 3 > GROUP_BYTES:
+            _import_group(api, project, group)
+            group, size = [], 0
+        group.append(labels)
+        size += grows
+    if group:
+        _import_group(api, project, group)
 
 
 def forget(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
-    """Removes the records of these events (images, and volumes older versions wrote)."""
+    """Removes the records of these events (images, and volumes older versions wrote). A group keeps the
+    events not named: they are written to a new image first, then the old one is removed."""
     import docker.errors
 
     doomed = {_key(e) for e in events}
     for image in _images(api, project):
-        event = _event_of(_decoded(image.get("Labels") or {}))
-        if event is not None and _key(event) in doomed:
-            for tag in image.get("RepoTags") or ():
-                try:
-                    api.remove_image(tag)
-                except docker.errors.NotFound:
-                    pass
+        held = [e for e in _events_in(image) if e is not None]
+        if not any(_key(e) in doomed for e in held):
+            continue
+        survivors = tuple(e for e in held if _key(e) not in doomed)
+        if survivors:
+            append(api, project, survivors)
+        for tag in image.get("RepoTags") or ():
+            try:
+                api.remove_image(tag)
+            except docker.errors.NotFound:
+                pass
     for volume in _volumes(api, project):
         event = _event_of(volume.get("Labels") or {})
         if event is not None and _key(event) in doomed:
@@ -99,6 +122,36 @@ def remove_all(api, project: str) -> int:
         except docker.errors.NotFound:
             pass
     return len(images) + len(volumes)
+
+
+def _import_group(api, project: str, group: list[dict[str, str]]) -> None:
+    millis = max(int(float(labels[L.AT]) * 1000) for labels in group)
+    _import(api, project, f"group-{millis}-{secrets.token_hex(3)}",
+            {EVENTS: base64.b64encode(json.dumps(group).encode()).decode()})
+
+
+def _import(api, project: str, tag: str, encoded: dict[str, str]) -> None:
+    labels = {L.PROJECT: project, L.KIND: "history", ENCODING: "base64"} | encoded
+    answer = api.import_image_from_data(_EMPTY, repository=repository(project), tag=tag,
+                                        changes=["LABEL " + " ".join(f"{k}={v}" for k, v in labels.items())])
+    if "error" in str(answer).lower():   # the engine reports some failures in the answer, not its status
+        from gitdeploy.errors import EngineError
+
+        raise EngineError(f"recording the revision history: the engine answered {str(answer)[:200]}")
+
+
+def _events_in(image: dict) -> list[RevisionEvent | None]:
+    """The events one history image holds (None for what this version cannot read)."""
+    labels = _decoded(image.get("Labels") or {})
+    if EVENTS not in labels:
+        return [_event_of(labels)]
+    try:
+        group = json.loads(labels[EVENTS] or "null")
+    except ValueError:
+        return [None]
+    if not isinstance(group, list):
+        return [None]
+    return [_event_of({k: str(v) for k, v in item.items()}) if isinstance(item, dict) else None for item in group]
 
 
 def _images(api, project: str) -> list[dict]:
