@@ -33,7 +33,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from gitdeploy import probes
 from gitdeploy.core.labels import is_pending
 from gitdeploy.core.model import FailureAction, HealthCheck, ServiceSpec, UpdateOrder
 from gitdeploy.core.observed import ObservedReplica
@@ -71,7 +70,7 @@ class Runtime:
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    probe: Callable[[HealthCheck, str], ProbeOutcome] = probes.probe
+    probe: Callable[[HealthCheck, str], ProbeOutcome] = lambda check, address: _probe(check, address)
     services_at_once: int = SERVICES_AT_ONCE
     steps_at_once: int = STEPS_AT_ONCE
 
@@ -392,6 +391,12 @@ class Watcher:
         logs = self.engine.replica_logs(name, lines=10)
         parts.append(f"last log lines:\n{logs}" if logs else "no log lines")
         return "\n".join(parts)
+
+
+def _probe(check: HealthCheck, address: str) -> ProbeOutcome:
+    from gitdeploy import probes   # http.client and ssl: 12 ms a pass that probes nothing need not pay
+
+    return probes.probe(check, address)
 
 
 def _environmental(exc: GitDeployError) -> bool:

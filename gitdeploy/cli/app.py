@@ -1,43 +1,72 @@
-"""The `gitdeploy` command: registers the commands and maps failures to exit codes."""
+"""The `gitdeploy` command: registers the commands and maps failures to exit codes.
+
+A run registers only the command it runs (typer inspects every registered
+function's signature at each start: 20 ms for all thirteen, on every cron
+pass); `--help`, no command or an unknown one get them all (`app`).
+"""
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
 from gitdeploy import __version__
-from gitdeploy.cli.diff import diff
-from gitdeploy.cli.exec import exec_
-from gitdeploy.cli.down import down
-from gitdeploy.cli.history import history
-from gitdeploy.cli.logs import logs
-from gitdeploy.cli.ps import ps
-from gitdeploy.cli.restart import restart
-from gitdeploy.cli.rollback import rollback
-from gitdeploy.cli.status import status
-from gitdeploy.cli.sync import sync
-from gitdeploy.cli.unlock import unlock
-from gitdeploy.cli.watch import watch
-from gitdeploy.cli.validate import validate
+
+# name: (module, function), in the order --help lists them, by task (TASKS says which is which)
+COMMANDS = {
+    "validate": ("gitdeploy.cli.validate", "validate"), "diff": ("gitdeploy.cli.diff", "diff"),
+    "sync": ("gitdeploy.cli.sync", "sync"), "rollback": ("gitdeploy.cli.rollback", "rollback"),
+    "restart": ("gitdeploy.cli.restart", "restart"), "watch": ("gitdeploy.cli.watch", "watch"),
+    "status": ("gitdeploy.cli.status", "status"), "ps": ("gitdeploy.cli.ps", "ps"),
+    "logs": ("gitdeploy.cli.logs", "logs"), "history": ("gitdeploy.cli.history", "history"),
+    "down": ("gitdeploy.cli.down", "down"), "unlock": ("gitdeploy.cli.unlock", "unlock"),
+    "exec": ("gitdeploy.cli.exec", "exec_"),   # `exec` is a Python built-in's name
+}
+GLOBAL_OPTIONS_WITH_VALUE = ("-H", "--host", "--context")
 
 EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff) or something not ready (status --check); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
 
 TASKS = """Deploy: validate, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock."""
 
-app = typer.Typer(
-    name="gitdeploy",
-    help="Deploy the services declared in a Git repository onto a Docker engine.\n\n" + TASKS + "\n\n" + EXIT_CODES,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,  # a secret in a local variable must never be printed
-    # Plain help: it wraps at any width without cutting an environment variable's name, and shows no
-    # <bool>/<str> type labels.
-    rich_markup_mode=None,
-)
-# Listed by task in --help (TASKS says which is which).
-for command in (validate, diff, sync, rollback, restart, watch, status, ps, logs, history, down, unlock):
-    app.command()(command)
-app.command(name="exec")(exec_)   # `exec` is a Python built-in's name
+def build(only: str | None = None) -> typer.Typer:
+    """The command line with every command, or with `only` that one."""
+    app = typer.Typer(
+        name="gitdeploy",
+        help="Deploy the services declared in a Git repository onto a Docker engine.\n\n" + TASKS + "\n\n" + EXIT_CODES,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,  # a secret in a local variable must never be printed
+        # Plain help: it wraps at any width without cutting an environment variable's name, and shows no
+        # <bool>/<str> type labels.
+        rich_markup_mode=None,
+    )
+    for name, (module, function) in COMMANDS.items():
+        if only in (None, name):
+            app.command(name=name)(getattr(importlib.import_module(module), function))
+    app.callback()(_root)
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":   # every command: what --help lists (and the docs tests read)
+        return build()
+    raise AttributeError(name)
+
+
+def invoked(args: list[str]) -> str | None:
+    """The command these arguments run, if it is one of ours and no help for the whole tool comes first."""
+    value_follows = False
+    for arg in args:
+        if value_follows:
+            value_follows = False
+        elif arg in GLOBAL_OPTIONS_WITH_VALUE:
+            value_follows = True
+        elif arg in ("--help", "-h"):
+            return None
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def _version(value: bool) -> None:
@@ -46,7 +75,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        metavar="", help="Print the version and exit."),
           host: str | None = typer.Option(None, "--host", "-H", metavar="HOST",
@@ -74,8 +102,6 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _usage_error_type() -> type[Exception]:
     # Typer vendors click since 0.2x; older releases use click itself.
-    import importlib
-
     for module in ("typer._click.exceptions", "click.exceptions"):
         try:
             return importlib.import_module(module).UsageError
@@ -87,8 +113,11 @@ def _usage_error_type() -> type[Exception]:
 def main() -> None:
     usage_error = _usage_error_type()
     try:
-        code = app(standalone_mode=False)
+        code = build(invoked(sys.argv[1:]))(standalone_mode=False)
     except usage_error as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":   # plain `gitdeploy`: its help, as kubectl and docker do
+            print(exc.format_message())
+            sys.exit(0)
         # click's own code for usage errors is 2, which we reserve for "changes pending". Its own
         # rendering would echo the bad argument raw, escapes and all; ours is escaped.
         from gitdeploy.output.safe import plain

@@ -11,17 +11,24 @@ a health check's timeout (2s, or the interval if shorter) and the update order
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
-from importlib import resources
 
 SERVICE_SCHEMA = "service.v1.schema.json"
 VOLUME_SCHEMA = "volume.v1.schema.json"
 JOB_SCHEMA = "job.v1.schema.json"     # its own fields only; the rest it shares with the service schema
 
 
+def schema_folder() -> str:
+    """Where the JSON Schemas are (gitdeploy/schemas/). A plain path, not importlib.resources, whose imports
+    cost 10 ms at every start: the package is always installed as files."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas")
+
+
 @cache
 def _spec_schema(name: str) -> dict:
-    schema = json.loads(resources.files("gitdeploy.schemas").joinpath(name).read_text())
+    with open(os.path.join(schema_folder(), name), encoding="utf-8") as text:
+        schema = json.load(text)
     return schema["properties"]["spec"]
 
 

@@ -24,8 +24,8 @@ from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.core.units import parse_duration
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.engine.secret_files import SecretFiles
-from gitdeploy.engine.socket_api import UNREACHABLE_HINT, get_json, local_socket
-from gitdeploy.errors import EngineError, EngineUnreachable, ImageNotFound, NotOwned, SecretError
+from gitdeploy.engine.socket_api import UNREACHABLE_HINT, LocalReads, local_socket
+from gitdeploy.errors import EngineError, EngineUnreachable, GitDeployError, ImageNotFound, NotOwned, SecretError
 
 
 POOL = 40   # connections to the engine kept open: every rollout of a sync at once (rollout.SERVICES_AT_ONCE), and more
@@ -37,25 +37,30 @@ def engine_address() -> str:
 
 @contextmanager
 def translated_errors(doing: str) -> Iterator[None]:
-    """Turns docker SDK and connection failures into one-line gitdeploy errors."""
-    import docker.errors
-    import requests.exceptions
-
+    """Turns docker SDK and connection failures into one-line gitdeploy errors. The SDK's exception types are
+    imported only to sort a failure: a read over the local socket (socket_api.py) never loads the SDK."""
     try:
         yield
-    except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
-        raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
-                                hint=_unreachable_hint()) from exc
-    except requests.exceptions.Timeout as exc:
-        raise EngineError(f"{doing}: the engine did not answer in time") from exc
-    except docker.errors.APIError as exc:
-        raise EngineError(f"{doing}: {exc.explanation or exc}", status=exc.status_code) from exc
-    except docker.errors.DockerException as exc:
-        # from_env() wraps connection failures in a plain DockerException
-        if "Connection" in str(exc) or "FileNotFound" in str(exc):
+    except GitDeployError:
+        raise
+    except Exception as exc:
+        import docker.errors
+        import requests.exceptions
+
+        if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError)):
             raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
                                     hint=_unreachable_hint()) from exc
-        raise EngineError(f"{doing}: {exc}") from exc
+        if isinstance(exc, requests.exceptions.Timeout):
+            raise EngineError(f"{doing}: the engine did not answer in time") from exc
+        if isinstance(exc, docker.errors.APIError):
+            raise EngineError(f"{doing}: {exc.explanation or exc}", status=exc.status_code) from exc
+        if isinstance(exc, docker.errors.DockerException):
+            # from_env() wraps connection failures in a plain DockerException
+            if "Connection" in str(exc) or "FileNotFound" in str(exc):
+                raise EngineUnreachable(f"cannot connect to the Docker engine at {engine_address()}",
+                                        hint=_unreachable_hint()) from exc
+            raise EngineError(f"{doing}: {exc}") from exc
+        raise
 
 
 class DockerEngine:
@@ -85,17 +90,17 @@ class DockerEngine:
                                                use_ssh_client=engine_address().startswith("ssh://")).api
         return self._client
 
+    @property
+    def _reads(self):
+        """Who answers listings: the local socket directly (no SDK import), else the SDK (socket_api.py)."""
+        path = local_socket()
+        return LocalReads(path, self._timeout) if path else self._api
+
     # -- reading -----------------------------------------------------------
 
     def observe(self, project: str) -> ObservedState:
-        label_filter = {"label": [f"{L.PROJECT}={project}"]}
-        path = local_socket()
-        if path:
-            query = urllib.parse.urlencode({"all": "1", "filters": json.dumps(label_filter)})
-            rows = get_json(path, f"/containers/json?{query}", timeout=self._timeout)
-        else:
-            with translated_errors("listing containers"):
-                rows = self._api.containers(all=True, filters=label_filter)
+        with translated_errors("listing containers"):
+            rows = self._reads.containers(all=True, filters={"label": [f"{L.PROJECT}={project}"]})
         found = sorted(((_replica(row), (row.get("Labels") or {}).get(L.KIND) == L.JOB_KIND) for row in rows),
                        key=lambda pair: pair[0].name)
         return ObservedState(project, tuple(r for r, is_run in found if not is_run),
@@ -152,7 +157,7 @@ class DockerEngine:
 
     def observe_volumes(self, project: str) -> tuple[ObservedVolume, ...]:
         with translated_errors("listing volumes"):
-            found = self._api.volumes(filters={"label": [f"{L.PROJECT}={project}"]})
+            found = self._reads.volumes(filters={"label": [f"{L.PROJECT}={project}"]})
         kept = []
         for volume in found.get("Volumes") or []:
             labels = volume.get("Labels") or {}
@@ -556,7 +561,7 @@ class DockerEngine:
         from gitdeploy.engine import docker_history
 
         with translated_errors("reading the revision history"):
-            return docker_history.read(self._api, project)
+            return docker_history.read(self._reads, project)
 
     def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
         from gitdeploy.engine import docker_history

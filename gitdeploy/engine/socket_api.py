@@ -1,9 +1,12 @@
-"""One read-only Docker Engine API call over the local unix socket, stdlib only.
+"""Read-only Docker Engine API calls over the local unix socket, stdlib only.
 
-Why not the docker SDK here: importing it (requests, urllib3, certifi) costs
-about 0.14 s, and the unattended no-op pass, run thousands of times a day,
-makes exactly one read. Everything that changes the engine goes through the
-SDK. Engines reached over tcp:// or ssh:// also use the SDK.
+Why not the docker SDK here: importing it (requests, urllib3, certifi,
+paramiko) costs about 0.1 s, and the unattended no-op pass, run thousands of
+times a day, only reads: its containers, and for `status` its history and
+volumes. `LocalReads` answers those listings as the SDK's low-level client
+does (same arguments, same shapes), so callers take either. Everything that
+changes the engine goes through the SDK. Engines reached over tcp:// or ssh://
+also use the SDK.
 """
 from __future__ import annotations
 
@@ -74,6 +77,30 @@ def get_json(socket_path: str, path: str, timeout: float = 60) -> object:
             message = body.decode(errors="replace")[:200]
         raise EngineError(f"GET {path.split('?')[0]}: the engine answered {response.status} {message}")
     return json.loads(body)
+
+
+class LocalReads:
+    """The SDK's read-only listings, over the local socket: `containers`, `images`, `volumes`."""
+
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        self.socket_path, self.timeout = socket_path, timeout
+
+    def containers(self, all: bool = False, filters: dict | None = None) -> list[dict]:   # noqa: A002 - the SDK's name
+        return self._get("/containers/json", {"all": "1" if all else "0"}, filters) or []
+
+    def images(self, filters: dict | None = None) -> list[dict]:
+        return self._get("/images/json", {}, filters) or []
+
+    def volumes(self, filters: dict | None = None) -> dict:
+        return self._get("/volumes", {}, filters) or {}
+
+    def _get(self, path: str, query: dict[str, str], filters: dict | None):
+        import urllib.parse
+
+        if filters:
+            query = query | {"filters": json.dumps(filters)}
+        return get_json(self.socket_path, f"{path}?{urllib.parse.urlencode(query)}" if query else path,
+                        timeout=self.timeout)
 
 
 def local_images_missing(images: tuple[str, ...]) -> tuple[str, ...]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 from gitdeploy import __version__
+from gitdeploy.core.defaults import schema_folder
 from gitdeploy.core.model import DesiredState, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
 
 
@@ -27,8 +26,11 @@ def default_dir() -> Path:
 
 def cache_key(commit: str, root: str) -> str:
     digest = hashlib.sha256(f"{__version__}\0{commit}\0{root}\0".encode())
-    for schema in sorted(resources.files("gitdeploy.schemas").iterdir(), key=lambda p: p.name):
-        digest.update(schema.read_bytes())
+    folder = schema_folder()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".json"):
+            with open(os.path.join(folder, name), "rb") as schema:
+                digest.update(schema.read())
     return digest.hexdigest()[:32]
 
 
@@ -47,6 +49,8 @@ def load(key: str, keys: Callable[[], str] = lambda: "", directory: Path | None 
 
 def store(key: str, desired: DesiredState, keys: str = "", directory: Path | None = None) -> None:
     """Keeps the state (templates hold secret digests, never plaintext) and which keys made its digests."""
+    import tempfile
+
     folder = directory or default_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)

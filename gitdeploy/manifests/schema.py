@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from gitdeploy.core.defaults import schema_folder
 from gitdeploy.errors import Problem
 from gitdeploy.manifests.yamldoc import Document
 
@@ -24,7 +25,8 @@ JOB_SCHEMA = "job.v1.schema.json"
 
 @cache
 def load_schema(name: str) -> dict:
-    schema = json.loads(resources.files("gitdeploy.schemas").joinpath(name).read_text())
+    with open(os.path.join(schema_folder(), name), encoding="utf-8") as text:
+        schema = json.load(text)
     return _with_shared(schema) if "x-shares" in schema else schema
 
 
