@@ -1,17 +1,27 @@
 """Parsing YAML with positions, and finding the position of a path in it.
 
 ruamel.yaml's round-trip loader keeps line and column of every key and value;
-that is what lets every problem name file:line:column.
+that is what lets every problem name file:line:column. It is also five times
+slower than loading plain values with libyaml (ruamel.yaml.clib), and a
+manifest without problems needs no position. So a file is loaded with libyaml,
+and loaded again round-trip only when a position is asked for (a problem to
+report, an env value to read as written); YAML libyaml will not read (or a
+value the plain loader cannot build) is loaded round-trip from the start, so
+every error reads as before. Both load YAML 1.2 through ruamel's resolver and
+constructors: the values are the same.
 
 A manifest comes from a repository someone else may write, so before anything
 is built from it, one pass over the parser's events (cheap, not recursive)
 enforces limits: file size, nesting depth, and the number of nodes once
 aliases are expanded (a "billion laughs" document is a few hundred bytes).
+That pass runs on libyaml (ruamel.yaml.clib), seven times faster than the pure
+parser that loads with positions; on YAML libyaml will not read (a `%YAML 1.2`
+directive) the pure parser scans instead, so the verdict is the same.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from gitdeploy.errors import Problem
@@ -22,13 +32,36 @@ MAX_DEPTH = 64                   # nesting of mappings and lists
 MAX_NODES = 100_000              # nodes in a file with every alias expanded
 
 
+class _Located:
+    """A file's documents loaded round-trip (with positions), once, when first asked for."""
+
+    def __init__(self, text: str, bodies: list[Any] | None = None) -> None:
+        self._text, self._bodies = text, bodies
+
+    def body(self, index: int) -> Any:
+        if self._bodies is None:
+            from ruamel.yaml import YAML
+            from ruamel.yaml.error import YAMLError
+
+            try:
+                self._bodies = list(YAML(typ="rt").load_all(self._text))
+            except YAMLError:   # libyaml read it, ruamel will not: positions fall back to the document's start
+                self._bodies = []
+        return self._bodies[index] if index < len(self._bodies) else None
+
+
 @dataclass(frozen=True)
 class Document:
     file: str
     index: int          # position in a multi-document file, from 0
     line: int           # 1-based line where the document starts
-    body: Any           # ruamel CommentedMap (or whatever the YAML held)
+    body: Any           # the values: dicts, lists, scalars (or whatever the YAML held)
     lines: tuple[str, ...] = ()   # the file's text, to read a scalar as written
+    located: _Located | None = field(default=None, compare=False, repr=False)   # the same, with positions
+
+    @property
+    def _positions(self) -> Any:
+        return self.located.body(self.index) if self.located is not None else self.body
 
     def written(self, path: list[Any]) -> str | None:
         """The text of the plain scalar at `path` exactly as written (`1.10`, `0x1F`), or None.
@@ -36,7 +69,7 @@ class Document:
         YAML turns `1.10` into the number 1.1; an env value must reach the
         container as the characters the user wrote.
         """
-        line, column = position(self.body, path, at_key=False, default=(0, 0))
+        line, column = position(self._positions, path, at_key=False, default=(0, 0))
         if not line or line > len(self.lines):
             return None
         match = _WRITTEN.match(self.lines[line - 1], column - 1)
@@ -53,7 +86,7 @@ class Document:
         return match.group("value")
 
     def problem(self, path: Iterable[Any], message: str, *, at_key: bool = False) -> Problem:
-        line, column = position(self.body, list(path), at_key=at_key, default=(self.line, 1))
+        line, column = position(self._positions, list(path), at_key=at_key, default=(self.line, 1))
         return Problem(self.file, line, column, message)
 
 
@@ -84,13 +117,23 @@ def parse(file: str, data: bytes) -> tuple[list[Document], list[Problem]]:
     if len(data) > MAX_FILE_BYTES:
         return [], [Problem(file, 1, 1, f"the file is {len(data)} bytes; a manifest may be at most "
                                         f"{MAX_FILE_BYTES} bytes (split it into several files)")]
-    yaml = YAML(typ="rt")
-    documents: list[Document] = []
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [], [Problem(file, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
     lines = tuple(text.splitlines())
+    fast = YAML(typ="safe", pure=False)   # libyaml's parser where installed (else still quicker than round-trip)
+    try:
+        starts, problem = _scan(fast, text)
+        if problem is not None:
+            return [], [Problem(file, problem[0], problem[1], problem[2])]
+        located = _Located(text)
+        return [Document(file, index, starts[index] if index < len(starts) else 1, body, lines, located)
+                for index, body in enumerate(fast.load_all(text)) if body is not None], []
+    except YAMLError:
+        pass   # read round-trip below, for the same errors and hints as ever
+    yaml = YAML(typ="rt")
+    documents: list[Document] = []
     try:
         starts, problem = _scan(yaml, text)
         if problem is not None:
