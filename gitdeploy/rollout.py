@@ -360,20 +360,24 @@ class Watcher:
         running = self.early_running.get(name)
         if running is not None:
             check_id, since = running
-            code = self.engine.exec_check_result(check_id)
+            try:
+                code = self.engine.exec_check_result(check_id)
+            except EngineError:   # only a head start: an answer we cannot read counts for nothing
+                code = None
             if code is None and now - since < check.timeout:
                 return None
             del self.early_running[name]
-            return PASSED if code == 0 else ProbeOutcome(False, "timed out" if code is None else f"exit code {code}")
+            # Past its timeout it failed, as the engine would count it, even if it ended since.
+            return PASSED if code == 0 and now - since <= check.timeout else ProbeOutcome(False, "no pass")
         due, gap = self.early_next.get(name, (now, EARLY_CHECK_GAP))
         if now >= due:
+            self.early_next[name] = (now + gap, min(gap * 2, check.interval))
             try:
                 self.early_running[name] = (self.engine.begin_exec_check(name, check.exec), now)
             except EngineError:
-                # Only a head start: a replica that cannot run a command now (it just exited) is judged by
-                # the next inspect, as without early checks.
+                # Only a head start: a replica that cannot run the command (it just exited, the executable
+                # is missing) is judged by the engine, as without early checks; tried again after the gap.
                 return None
-            self.early_next[name] = (now + gap, min(gap * 2, check.interval))
         return None
 
     def _detail(self, name: str, seen: ReplicaProbe | None) -> str:

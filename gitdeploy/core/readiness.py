@@ -14,8 +14,10 @@ Rules (documented in docs/rollouts.md):
 - The engine runs its first exec check one `interval` after the start. Until
   it has, gitdeploy may run the same command itself (as Docker 25's
   `start_interval` and Kubernetes' startup probes do): a pass counts as
-  healthy; a failure counts for nothing (a replica still starting up), so
-  failing takes exactly as long as the engine's own `retries` say.
+  healthy (it starts the monitor clock, and lets the next batch start); a
+  failure counts for nothing (a replica still starting up), so failing takes
+  exactly as long as the engine's own `retries` say. Ready still needs the
+  engine's own verdict: never on early passes alone.
 """
 from __future__ import annotations
 
@@ -102,6 +104,8 @@ class ReplicaWatch:
         if self.healthy_since is None:
             self.healthy_since = now
         if now - self.healthy_since >= self.monitor:
+            if _engine_has_not_checked(probe):   # healthy on our early checks only: the engine has the last word
+                return Readiness(Verdict.WAITING, "healthy, waiting for the engine's first check")
             return Readiness(Verdict.READY, "ready")
         what = "healthy" if (self.check or probe.health) else "running"
         # A stable text (no running clock): progress reports each change once.

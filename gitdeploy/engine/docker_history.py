@@ -17,7 +17,10 @@ project and kind a listing filters on. Events written together (a run's units
 finishing at once, recorder.py) share one image, `...:group-MILLIS-RANDOM`,
 whose `io.gitdeploy.events` label holds them all (base64 of a JSON list of
 those labels), up to GROUP_BYTES per image. Expiring part of a group writes
-the survivors to a new image before the old one goes, so no step loses one.
+the survivors to a new image before the old one goes, so no step loses one;
+an entry this version cannot read is carried over as it was. A gitdeploy older
+than the grouping (before issue 14) reads a group as one unreadable record and
+skips it: machines sharing an engine should run the same version.
 
 gitdeploy up to issue 12 kept each event as a labelled volume, which a volume
 prune deletes; those are still read, and removed when they expire, never written.
@@ -29,6 +32,7 @@ import io
 import json
 import secrets
 import tarfile
+import time
 
 from gitdeploy import __version__
 from gitdeploy.core import labels as L
@@ -64,7 +68,7 @@ def append(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
         _import(api, project, f"{event.service}-r{event.revision}-{event.event.value}-{int(event.at * 1000)}",
                 {key: base64.b64encode(value.encode()).decode() for key, value in _labels_of(event).items()})
         return
-    group: list[dict[str, str]] = []
+    group: list = []
     size = 0   # of the group's JSON, about; base64 makes it 4/3 of that
     for event in events:
         labels = _labels_of(event)
@@ -84,13 +88,21 @@ def forget(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
     import docker.errors
 
     doomed = {_key(e) for e in events}
+
+    def is_doomed(event: RevisionEvent | None) -> bool:
+        return event is not None and _key(event) in doomed
+
     for image in _images(api, project):
-        held = [e for e in _events_in(image) if e is not None]
-        if not any(_key(e) in doomed for e in held):
-            continue
-        survivors = tuple(e for e in held if _key(e) not in doomed)
-        if survivors:
-            append(api, project, survivors)
+        items = _group_items(image)
+        if items is None:   # one event
+            if not is_doomed(_event_of(_decoded(image.get("Labels") or {}))):
+                continue
+        else:
+            if not any(is_doomed(_item_event(item)) for item in items):
+                continue
+            survivors = [item for item in items if not is_doomed(_item_event(item))]
+            if survivors:   # what this version cannot read goes along unchanged
+                _import_group(api, project, survivors)
         for tag in image.get("RepoTags") or ():
             try:
                 api.remove_image(tag)
@@ -124,9 +136,8 @@ def remove_all(api, project: str) -> int:
     return len(images) + len(volumes)
 
 
-def _import_group(api, project: str, group: list[dict[str, str]]) -> None:
-    millis = max(int(float(labels[L.AT]) * 1000) for labels in group)
-    _import(api, project, f"group-{millis}-{secrets.token_hex(3)}",
+def _import_group(api, project: str, group: list) -> None:
+    _import(api, project, f"group-{int(time.time() * 1000)}-{secrets.token_hex(3)}",
             {EVENTS: base64.b64encode(json.dumps(group).encode()).decode()})
 
 
@@ -142,16 +153,24 @@ def _import(api, project: str, tag: str, encoded: dict[str, str]) -> None:
 
 def _events_in(image: dict) -> list[RevisionEvent | None]:
     """The events one history image holds (None for what this version cannot read)."""
+    items = _group_items(image)
+    return [_event_of(_decoded(image.get("Labels") or {}))] if items is None else [_item_event(i) for i in items]
+
+
+def _group_items(image: dict) -> list | None:
+    """A group's entries as written (None for an image of one event; [] for a group that cannot be read)."""
     labels = _decoded(image.get("Labels") or {})
     if EVENTS not in labels:
-        return [_event_of(labels)]
+        return None
     try:
         group = json.loads(labels[EVENTS] or "null")
     except ValueError:
-        return [None]
-    if not isinstance(group, list):
-        return [None]
-    return [_event_of({k: str(v) for k, v in item.items()}) if isinstance(item, dict) else None for item in group]
+        return []
+    return group if isinstance(group, list) else []
+
+
+def _item_event(item: object) -> RevisionEvent | None:
+    return _event_of({str(k): str(v) for k, v in item.items()}) if isinstance(item, dict) else None
 
 
 def _images(api, project: str) -> list[dict]:

@@ -75,13 +75,16 @@ def get_json(socket_path: str, path: str, timeout: float = 60) -> object:
     except OSError:
         raise EngineUnreachable(f"cannot connect to the Docker engine at unix://{socket_path}",
                                 hint=UNREACHABLE_HINT) from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
     if status != 200:
-        try:
-            message = json.loads(body).get("message", "")
-        except ValueError:
-            message = body.decode(errors="replace")[:200]
+        message = answer.get("message", "") if isinstance(answer, dict) else body.decode(errors="replace")[:200]
         raise EngineError(f"GET {path.split('?')[0]}: the engine answered {status} {message}")
-    return json.loads(body)
+    if answer is None and body.strip() != b"null":
+        raise EngineError(f"GET {path.split('?')[0]}: the engine's answer was cut short or is not JSON")
+    return answer
 
 
 class LocalReads:

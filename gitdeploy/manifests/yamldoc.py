@@ -1,14 +1,16 @@
 """Parsing YAML with positions, and finding the position of a path in it.
 
-ruamel.yaml's round-trip loader keeps line and column of every key and value;
-that is what lets every problem name file:line:column. It is also five times
-slower than loading plain values with libyaml (ruamel.yaml.clib), and a
-manifest without problems needs no position. So a file is loaded with libyaml,
-and loaded again round-trip only when a position is asked for (a problem to
-report, an env value to read as written); YAML libyaml will not read (or a
-value the plain loader cannot build) is loaded round-trip from the start, so
-every error reads as before. Both load YAML 1.2 through ruamel's resolver and
-constructors: the values are the same.
+Every problem names file:line:column, so every key and value keeps where it
+was written. A file is composed with libyaml (ruamel.yaml.clib, five times
+faster than ruamel's own parser) into nodes, which carry their line, column
+and the scalar's text as written, and the values are built from those nodes by
+ruamel's safe constructor (YAML 1.2, as the round-trip loader resolves them).
+ruamel's round-trip loader, whose maps keep positions in `.lc`, reads what that
+path will not: a `%YAML` directive (its version changes how values resolve),
+YAML libyaml refuses, a tag the safe constructor cannot build, a duplicate key.
+So each error reads as it always did. libyaml also reads a few files ruamel's
+scanner refused although YAML allows them (a tab before a comment, `...`
+twice): they load, values and positions from the same parse.
 
 A manifest comes from a repository someone else may write, so before anything
 is built from it, one pass over the parser's events (cheap, not recursive)
@@ -32,36 +34,14 @@ MAX_DEPTH = 64                   # nesting of mappings and lists
 MAX_NODES = 100_000              # nodes in a file with every alias expanded
 
 
-class _Located:
-    """A file's documents loaded round-trip (with positions), once, when first asked for."""
-
-    def __init__(self, text: str, bodies: list[Any] | None = None) -> None:
-        self._text, self._bodies = text, bodies
-
-    def body(self, index: int) -> Any:
-        if self._bodies is None:
-            from ruamel.yaml import YAML
-            from ruamel.yaml.error import YAMLError
-
-            try:
-                self._bodies = list(YAML(typ="rt").load_all(self._text))
-            except YAMLError:   # libyaml read it, ruamel will not: positions fall back to the document's start
-                self._bodies = []
-        return self._bodies[index] if index < len(self._bodies) else None
-
-
 @dataclass(frozen=True)
 class Document:
     file: str
     index: int          # position in a multi-document file, from 0
     line: int           # 1-based line where the document starts
-    body: Any           # the values: dicts, lists, scalars (or whatever the YAML held)
+    body: Any           # the values: dicts, lists, scalars (round-trip: ruamel's CommentedMap and kin)
     lines: tuple[str, ...] = ()   # the file's text, to read a scalar as written
-    located: _Located | None = field(default=None, compare=False, repr=False)   # the same, with positions
-
-    @property
-    def _positions(self) -> Any:
-        return self.located.body(self.index) if self.located is not None else self.body
+    node: Any = field(default=None, compare=False, repr=False)   # the composed node (libyaml path), or None
 
     def written(self, path: list[Any]) -> str | None:
         """The text of the plain scalar at `path` exactly as written (`1.10`, `0x1F`), or None.
@@ -69,7 +49,10 @@ class Document:
         YAML turns `1.10` into the number 1.1; an env value must reach the
         container as the characters the user wrote.
         """
-        line, column = position(self._positions, path, at_key=False, default=(0, 0))
+        if self.node is not None:
+            found = _node_at(self.node, path)
+            return found.value if isinstance(found, _scalar_node()) and not found.style else None   # plain: None or ""
+        line, column = position(self.body, path, at_key=False, default=(0, 0))
         if not line or line > len(self.lines):
             return None
         match = _WRITTEN.match(self.lines[line - 1], column - 1)
@@ -86,7 +69,10 @@ class Document:
         return match.group("value")
 
     def problem(self, path: Iterable[Any], message: str, *, at_key: bool = False) -> Problem:
-        line, column = position(self._positions, list(path), at_key=at_key, default=(self.line, 1))
+        if self.node is not None:
+            line, column = node_position(self.node, list(path), at_key=at_key, default=(self.line, 1))
+        else:
+            line, column = position(self.body, list(path), at_key=at_key, default=(self.line, 1))
         return Problem(self.file, line, column, message)
 
 
@@ -122,16 +108,20 @@ def parse(file: str, data: bytes) -> tuple[list[Document], list[Problem]]:
     except UnicodeDecodeError as exc:
         return [], [Problem(file, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
     lines = tuple(text.splitlines())
-    fast = YAML(typ="safe", pure=False)   # libyaml's parser where installed (else still quicker than round-trip)
-    try:
-        starts, problem = _scan(fast, text)
-        if problem is not None:
-            return [], [Problem(file, problem[0], problem[1], problem[2])]
-        located = _Located(text)
-        return [Document(file, index, starts[index] if index < len(starts) else 1, body, lines, located)
-                for index, body in enumerate(fast.load_all(text)) if body is not None], []
-    except YAMLError:
-        pass   # read round-trip below, for the same errors and hints as ever
+    if not _VERSION_DIRECTIVE.search(text):
+        fast = YAML(typ="safe", pure=False)   # libyaml's parser where installed (else still quicker than round-trip)
+        try:
+            starts, problem = _scan(fast, text)
+            if problem is not None:
+                return [], [Problem(file, problem[0], problem[1], problem[2])]
+            documents = []
+            for index, node in enumerate(fast.compose_all(text)):
+                body = fast.constructor.construct_document(node) if node is not None else None
+                if body is not None:
+                    documents.append(Document(file, index, node.start_mark.line + 1, body, lines, node))
+            return documents, []
+        except YAMLError:
+            pass   # read round-trip below, for the same errors and hints as ever
     yaml = YAML(typ="rt")
     documents: list[Document] = []
     try:
@@ -204,12 +194,53 @@ def _scan(yaml, text: str) -> tuple[list[int], tuple[int, int, str] | None]:
     return starts, None
 
 
+_VERSION_DIRECTIVE = re.compile(r"^%YAML", re.MULTILINE)
 _DUPLICATE_KEY = re.compile(r'found duplicate key "([^"]*)"')
 # A plain scalar as written: up to a comment, a flow separator or the end of the line.
 _PLAIN_SCALAR = re.compile(r"[^\s#,\]}&*!][^#,\]}]*?(?=\s*(?:#|,|\]|\}|$))")
 # ... after an optional anchor (&name) and tag (!!float), or an alias (*name).
 _WRITTEN = re.compile(r"\*(?P<alias>[^\s,\]}]+)|(?:&[^\s]+\s+)?(?:![^\s]*\s+)?(?P<value>%s)"
                       % _PLAIN_SCALAR.pattern)
+
+
+def node_position(node: Any, path: list[Any], *, at_key: bool, default: tuple[int, int]) -> tuple[int, int]:
+    """As `position`, from a composed node: (line, column) of the value at `path`, or of its key if `at_key`."""
+    found = default
+    for depth, step in enumerate(path):
+        entry = _entry(node, step)
+        if entry is None:
+            break
+        key, node = entry
+        mark = (key if (at_key and depth == len(path) - 1 and key is not None) else node).start_mark
+        found = (mark.line + 1, mark.column + 1)
+    return found
+
+
+def _node_at(node: Any, path: list[Any]) -> Any:
+    for step in path:
+        entry = _entry(node, step)
+        if entry is None:
+            return None
+        node = entry[1]
+    return node
+
+
+def _entry(node: Any, step: Any) -> tuple[Any, Any] | None:
+    """(key node or None, value node) one step down from a mapping or sequence node; None if not there."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    if isinstance(node, MappingNode):
+        # The last of equal keys wins, as in the built value; keys compare as written ("1" for 1).
+        return next(((k, v) for k, v in reversed(node.value) if getattr(k, "value", None) == str(step)), None)
+    if isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        return None, node.value[step]
+    return None
+
+
+def _scalar_node() -> type:
+    from ruamel.yaml.nodes import ScalarNode
+
+    return ScalarNode
 
 
 def position(node: Any, path: list[Any], *, at_key: bool, default: tuple[int, int]) -> tuple[int, int]:

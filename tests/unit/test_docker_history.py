@@ -1,6 +1,9 @@
 """The history's records on the engine (tagged empty images), read back as written: a recorded API."""
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from gitdeploy.core.history import Event, RevisionEvent
@@ -67,7 +70,7 @@ def test_events_written_together_share_one_image_and_read_back_one_by_one():
     events = tuple(deployed(f"svc{i}", 1000.0 + i) for i in range(20))
     docker_history.append(api, "shop", events)
     (tag,) = api.images_made
-    assert tag.startswith("gitdeploy-history/shop:group-1019000-")
+    assert tag.startswith("gitdeploy-history/shop:group-")
     assert sorted(docker_history.read(api, "shop"), key=lambda e: e.at) == list(events)
 
 
@@ -89,6 +92,20 @@ def test_forgetting_part_of_a_group_keeps_the_rest():
     assert set(docker_history.read(api, "shop")) == set(events[1:])
     docker_history.forget(api, "shop", events[1:])
     assert api.images_made == {}
+
+
+def test_forgetting_part_of_a_group_keeps_what_this_version_cannot_read():
+    api = RecordingApi()
+    events = tuple(deployed(f"svc{i}", 1000.0 + i) for i in range(2))
+    docker_history.append(api, "shop", events)
+    (labels,) = api.images_made.values()
+    group = json.loads(base64.b64decode(labels["io.gitdeploy.events"]))
+    future = dict(group[0], **{"io.gitdeploy.event": "promoted"})   # written by a newer gitdeploy
+    labels["io.gitdeploy.events"] = base64.b64encode(json.dumps(group + [future]).encode()).decode()
+    docker_history.forget(api, "shop", events[:1])
+    (labels,) = api.images_made.values()
+    kept = json.loads(base64.b64decode(labels["io.gitdeploy.events"]))
+    assert kept == [group[1], future]
 
 
 @pytest.mark.parametrize("events_label", ["%%%", "bnVsbA==", "WzEsICJ4Il0="])   # not base64; null; [1, "x"]

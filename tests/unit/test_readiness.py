@@ -54,7 +54,10 @@ def test_an_early_exec_check_that_passes_counts_until_the_engine_has_checked():
     assert watch.checks_early(starting)
     assert verdicts(watch, [(0.1, starting, False), (0.4, starting, True)]) == ["waiting", "waiting"]
     assert not watch.checks_early(starting), "one pass is enough: no more early checks"
-    assert verdicts(watch, [(1.0, starting, None), (1.5, starting, None)]) == ["waiting", "ready"]
+    assert watch.healthy, "healthy at once: the monitor clock runs, the next batch may start"
+    healthy = ReplicaProbe("running", health="healthy", health_exit_code=0)
+    assert verdicts(watch, [(1.0, starting, None), (1.5, starting, None), (5.0, healthy, None)]) == \
+        ["waiting", "waiting", "ready"], "ready only once the engine itself has said healthy"
 
 
 def test_an_early_check_never_fails_a_replica_and_the_engine_has_the_last_word():

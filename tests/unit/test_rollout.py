@@ -13,7 +13,7 @@ from gitdeploy.core.model import DesiredState, FailureAction, HealthCheck, Servi
 from gitdeploy.core.plan import ServiceAction, plan
 from gitdeploy.core.results import Outcome
 from gitdeploy.rollout import Rollout
-from gitdeploy.core.readiness import PASSED, ProbeOutcome
+from gitdeploy.core.readiness import PASSED, ProbeOutcome, ReplicaProbe
 from tests.fake_engine import CRASHES, DIES_IN_MONITOR, GOOD, NEVER_READY, RUNS, UNHEALTHY, FakeEngine, Killed
 
 CHECK = HealthCheck(exec=("true",), interval=1.0, timeout=1.0, retries=2)
@@ -215,6 +215,19 @@ def test_an_early_exec_check_makes_a_replica_ready_before_the_engines_first_chec
     assert engine.clock.now - start < 1.0 + POLICY.monitor, "ready on the early pass plus the monitor period"
     ages = [age for _, age in engine.early_checks]
     assert ages and min(ages) < 0.2 and all(age < 1.0 for age in ages)
+
+
+def test_an_early_pass_alone_never_makes_a_replica_ready():
+    # The engine's first check (at its 30 s interval) fails for good; our early check passed at once.
+    slow = replace(CHECK, interval=30.0, timeout=2.0)
+    fails_late = [(0.0, ReplicaProbe("running", health="starting")),
+                  (60.0, ReplicaProbe("running", health="unhealthy", health_exit_code=1))]
+    engine = FakeEngine(behaviours={"v2": fails_late}, early_check_passes={"v2": 0.0})
+    deployed(engine, web("v1"))
+    spec = replace(web("v2", monitor=5.0, progress_deadline=120.0), health=slow)
+    _, report, _ = roll_out(engine, spec)
+    assert report.outcome is Outcome.ROLLED_BACK
+    assert engine.images("web") == ["v1", "v1"]
 
 
 def test_early_checks_that_fail_do_not_fail_a_replica_sooner():
