@@ -52,7 +52,7 @@ def noop_breakdown(n: int) -> None:
         subprocess.run(sync, check=True, capture_output=True)
         try:
             interpreter = median_seconds([PYTHON, "-c", "pass"])
-            imports = median_seconds([PYTHON, "-c", "import gitdeploy.cli.app, gitdeploy.operations, "
+            imports = median_seconds([PYTHON, "-c", "import gitdeploy.cli.app, gitdeploy.cli.sync, gitdeploy.operations, "
                                                     "gitdeploy.engine.docker"])
             parts = {
                 "interpreter start": interpreter,
