@@ -64,6 +64,28 @@ class ManifestError(GitDeployError):
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifests")
 
 
+class PolicyViolation(ManifestError):
+    """Manifests ask for what the host's policy does not allow (core/policy.py); nothing was changed."""
+
+    def __init__(self, problems: list[Problem], policy: str, allowed_by: list[str], what: str = "") -> None:
+        super().__init__(problems)
+        count = len(self.problems)
+        where = f"policy {policy}" if policy else "the built-in policy"
+        self.message = what or f"{count} thing{'s' if count != 1 else ''} not allowed by {where}; nothing was changed"
+        self.hint = "change the manifests, or have the host's operator allow it (docs/policy.md): " + \
+            "; ".join(dict.fromkeys(allowed_by))
+
+
+class PolicyFileError(ManifestError):
+    """The host's policy file cannot be read or does not follow its format: no policy is guessed."""
+
+    def __init__(self, problems: list[Problem], path: str) -> None:
+        super().__init__(problems)
+        count = len(self.problems)
+        self.message = f"{count} problem{'s' if count != 1 else ''} in the policy file {path}"
+        self.hint = "fix the file (docs/policy.md; its schema: gitdeploy/schemas/policy.v1.schema.json)"
+
+
 class SourceError(GitDeployError):
     """The repository, ref or path cannot be read."""
 

@@ -5,6 +5,7 @@ The engine is passed in, so tests and a future Swarm backend plug in here.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from gitdeploy.apply import Progress, apply_plan, deliver_secrets
 from gitdeploy.core.history import Event, History, RevisionEvent
-from gitdeploy.core.model import DesiredState, ServiceSpec, uncovered_volume_paths
+from gitdeploy.core.model import DesiredState, ServiceSpec, spec_from_template, uncovered_volume_paths
 from gitdeploy.core.observed import ObservedState
 from gitdeploy.core.plan import Plan, ServiceAction, StartReplica, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
@@ -20,7 +21,9 @@ from gitdeploy.core.revert import revert_plan, what_ran_before
 from gitdeploy.core.status import (JobStatus, ReplicaRow, ServiceStatus, VolumeState, VolumeStatus, job_statuses,
                                    replica_rows, service_statuses, volume_statuses)
 from gitdeploy.engine.base import Engine, ReadSecrets
+from gitdeploy.core.policy import BUILT_IN, Policy
 from gitdeploy.errors import NotFound
+from gitdeploy.manifests.policy_check import check_revision
 from gitdeploy.rollout import Runtime
 from gitdeploy.core.revision import Revision
 
@@ -245,13 +248,14 @@ def rollback(desired: DesiredState, engine: Engine, service: str, to: int | None
              lock_timeout: float = 0.0, progress: Progress = lambda s, m: None,
              runtime: Runtime = Runtime(),
              stop_requested: Callable[[], str | None] = lambda: None,
-             secrets: ReadSecrets | None = None) -> tuple[Plan, SyncResult]:
+             secrets: ReadSecrets | None = None, policy: Policy = BUILT_IN) -> tuple[Plan, SyncResult]:
     with engine.lock(desired.project, lock_timeout):
-        return _rollback(desired, engine, service, to, progress, runtime, stop_requested, secrets)
+        return _rollback(desired, engine, service, to, progress, runtime, stop_requested, secrets, policy)
 
 
 def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | None,
-              progress: Progress, runtime: Runtime, stop_requested, secrets: ReadSecrets | None) -> tuple[Plan, SyncResult]:
+              progress: Progress, runtime: Runtime, stop_requested, secrets: ReadSecrets | None,
+              policy: Policy) -> tuple[Plan, SyncResult]:
     """Pin `service` to an earlier revision and roll it out, health-gated like any rollout.
 
     The pin lives on the engine, so the next sync (cron, CI, watch) leaves the
@@ -270,6 +274,9 @@ def _rollback(desired: DesiredState, engine: Engine, service: str, to: int | Non
         target = past.revision(service, to)
         if target is None:
             raise NotFound(f"service '{service}' has no revision {to}", hint=f"see `gitdeploy history {service}`")
+    # An old revision is no way around a policy written since: it is checked as a manifest would be.
+    restored = spec_from_template(service, spec.replicas, json.loads(target.template_json), spec.update)
+    check_revision(f"revision {target.revision} of {service}", restored, policy)
     pin = target.pinned(spec.template_hash(), time.time(), f"gitdeploy rollback {service} --to {target.revision}")
     full = make_plan(desired, observed, history=History(past.events + (pin,)))
     one = Plan(full.project, full.commit, tuple(s for s in full.services if s.name == service))

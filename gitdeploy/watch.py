@@ -29,6 +29,8 @@ from gitdeploy import notify, operations
 from gitdeploy.core.results import Outcome
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError
+from gitdeploy.manifests.policy_check import check_policy
+from gitdeploy.manifests.policy_file import load_policy
 from gitdeploy.output import jsonout
 from gitdeploy.rollout import Runtime
 
@@ -61,6 +63,7 @@ class Watch:
     verbose: bool = False                            # log tracebacks of internal errors
     allow_empty: bool = False                        # a commit declaring no service prunes everything
     keyring: "Keyring | None" = None                 # opens the project's secrets (found on first use)
+    policy_file: str | None = None                   # --policy; read every pass, so an edit takes effect
     _last_failure: tuple[str, str] | None = field(default=None, init=False)
     failed_passes: int = field(default=0, init=False)   # in a row; 0 after a pass that did not fail
     _commit: str = field(default="", init=False)          # of the last pass that read one
@@ -102,6 +105,7 @@ class Watch:
         try:
             revision, desired = operations.read_desired(self.source, allow_empty=self.allow_empty,
                                                         keyring=self.keyring)
+            check_policy(revision, desired, load_policy(self.policy_file))   # refused: an error pass, nothing changed
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=lambda name, message: self.progress(

@@ -36,6 +36,8 @@ class Command:
     allow_empty: bool = False
     age_key_file: str | None = None
     decryption: Decryption = Decryption.REQUIRED
+    policy_file: str | None = None   # --policy
+    checks_policy: bool = False      # commands that deploy (or could): the host's policy is enforced
 
     @cached_property
     def keyring(self):
@@ -56,7 +58,18 @@ class Command:
                                                         allow_empty=self.allow_empty,
                                                         keyring=self.keyring if opens else None)
             text.warnings(revision, desired)
+            if self.checks_policy:
+                from gitdeploy.manifests.policy_check import check_policy
+
+                check_policy(revision, desired, self.policy)
             yield revision, desired
+
+    @cached_property
+    def policy(self):
+        """The host's policy (manifests/policy_file.py): read once, before anything is read from the engine."""
+        from gitdeploy.manifests.policy_file import load_policy
+
+        return load_policy(self.policy_file)
 
     def secrets(self, revision):
         """What hands the engine a secret it lacks (operations.committed_secrets)."""

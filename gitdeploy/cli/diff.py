@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import AgeKeyFile, AllowEmpty, Output, OutputFormat, Path, Prune, Ref, Repo, Verbose
+from gitdeploy.cli.options import AgeKeyFile, AllowEmpty, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
 def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
-         allow_empty: AllowEmpty = False, age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT,
+         allow_empty: AllowEmpty = False, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
+         output: Output = OutputFormat.TEXT,
          verbose: Verbose = False) -> None:
     """Show the plan: per service create / update (field by field) / scale / repair / remove / unchanged; per
     job whether it runs and why; the order of steps when something waits for something else.
@@ -18,7 +19,8 @@ def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file)
+    command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file, policy_file=policy,
+                      checks_policy=True)
     with command.loaded() as (revision, desired):
         the_plan = operations.diff(desired, docker_engine(), prune=prune)
     command.show(jsonout.plan(revision, the_plan), lambda: text.plan(revision, the_plan))

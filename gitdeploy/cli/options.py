@@ -36,6 +36,10 @@ Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", envvar="GITDEPLOY_OUTPUT", case_sensitive=False,
     metavar="FORMAT", help="text for people; json prints one JSON document on stdout (logs stay on stderr), indented on a "
          "terminal and on one line otherwise; jsonl always on one line.")]
+PolicyFile = Annotated[str | None, typer.Option(
+    "--policy", envvar="GITDEPLOY_POLICY", metavar="FILE",
+    help="The host's policy: what manifests may ask of this host (docs/policy.md). Default: "
+         "/etc/gitdeploy/policy.yaml when it exists, else the built-in default.")]
 AgeKeyFile = Annotated[str | None, typer.Option(
     "--age-key-file", envvar="GITDEPLOY_AGE_KEY_FILE",
     metavar="FILE", help="File holding the age secret key(s) that open the project's secrets. Default: as sops looks, "

@@ -8,7 +8,7 @@ import typer
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.interrupt import graceful_stop
-from gitdeploy.cli.options import AgeKeyFile, LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.options import AgeKeyFile, LockTimeout, Output, OutputFormat, Path, PolicyFile, Ref, Repo, Verbose
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -21,8 +21,8 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
                                                  metavar="", help="Remove the pin: the service follows Git again (a revision Git declares that failed before "
                                                       "stays held).")] = False,
              repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
-             pull: Pull = PullPolicy.MISSING, age_key_file: AgeKeyFile = None, output: Output = OutputFormat.TEXT,
-             verbose: Verbose = False) -> None:
+             pull: Pull = PullPolicy.MISSING, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
+             output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Roll SERVICE back to an earlier revision, health-gated, and pin it there.
 
     The pin is kept on the engine: later syncs leave the service alone (status shows it OutOfSync, rolled back)
@@ -33,7 +33,7 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file)
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, policy_file=policy)
     with command.loaded() as (revision, desired):
         if clear:
             cleared = operations.clear_pin(desired, docker_engine(), service)
@@ -49,6 +49,6 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
         with progress.progress(desired.project) as report, graceful_stop() as stopped:
             the_plan, result = operations.rollback(desired, docker_engine(pull), service, to,
                                                    lock_timeout=lock_timeout, progress=report, stop_requested=stopped,
-                                                   secrets=command.secrets(revision))
+                                                   secrets=command.secrets(revision), policy=command.policy)
     command.show(jsonout.sync(revision, the_plan, result), lambda: text.rollback_result(result, the_plan))
     command.exit(ExitCode.INTERRUPTED if stopped() else ExitCode.of(result.result))

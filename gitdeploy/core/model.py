@@ -163,6 +163,29 @@ class Mount:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityContext:
+    """How a replica's process runs: its user, a read-only root filesystem, kernel capabilities (what the
+    host's policy allows of these: core/policy.py)."""
+
+    user: str | None = None                  # "1000", "1000:1000", "app"; None: the image's USER
+    read_only_root_filesystem: bool = False
+    cap_add: tuple[str, ...] = ()            # in the order declared
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+
+    def canonical(self) -> dict:
+        return {"user": self.user, "readOnlyRootFilesystem": self.read_only_root_filesystem,
+                "capAdd": list(self.cap_add), "capDrop": list(self.cap_drop), "privileged": self.privileged}
+
+    @classmethod
+    def from_canonical(cls, data: dict) -> "SecurityContext":
+        return cls(str(data["user"]) if data.get("user") is not None else None,
+                   bool(data.get("readOnlyRootFilesystem", False)),
+                   tuple(str(c) for c in data.get("capAdd") or ()), tuple(str(c) for c in data.get("capDrop") or ()),
+                   bool(data.get("privileged", False)))
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigFile:
     """A file from the repository, put into each replica before it starts. Its content is part of the
     template (so a change rolls the service out, and a rollback has the old content back)."""
@@ -287,6 +310,9 @@ class ServiceSpec:
     health: HealthCheck | None = None              # None: the image's HEALTHCHECK, if any
     update: UpdatePolicy = UpdatePolicy()
     depends_on: tuple[str, ...] = ()               # services and jobs converged before this one changes
+    security_context: SecurityContext | None = None
+    host_network: bool = False                     # the host's network stack instead of the project network
+    devices: tuple[str, ...] = ()                  # "HOST[:CONTAINER[:PERMISSIONS]]", in the order declared
     source: str = field(default="", compare=False)  # "web.yaml:3", where it was declared
 
     def template(self) -> dict:
@@ -307,7 +333,10 @@ class ServiceSpec:
         } | ({"healthCheck": self.health.canonical()} if self.health else {}) \
           | ({"volumes": [m.canonical() for m in self.mounts]} if self.mounts else {}) \
           | ({"files": [f.canonical() for f in self.files]} if self.files else {}) \
-          | ({"secrets": [s.canonical() for s in self.secrets]} if self.secrets else {})   # absent when empty
+          | ({"secrets": [s.canonical() for s in self.secrets]} if self.secrets else {}) \
+          | ({"securityContext": self.security_context.canonical()} if self.security_context else {}) \
+          | ({"hostNetwork": True} if self.host_network else {}) \
+          | ({"devices": list(self.devices)} if self.devices else {})   # absent when empty: hashes stay put
 
     def template_json(self) -> str:
         return canonical_json(self.template())
@@ -407,6 +436,10 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
         health=HealthCheck.from_canonical(template["healthCheck"]) if template.get("healthCheck") else None,
         update=update,
         depends_on=depends_on,
+        security_context=SecurityContext.from_canonical(template["securityContext"])
+        if template.get("securityContext") else None,
+        host_network=bool(template.get("hostNetwork", False)),
+        devices=tuple(str(d) for d in template.get("devices") or ()),
         source=source,
     )
 

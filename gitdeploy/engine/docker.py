@@ -328,6 +328,7 @@ class DockerEngine:
             L.COMMIT: commit,
             L.MANAGED_BY: f"gitdeploy/{__version__}",
         } | ({L.DEPENDS_ON: ",".join(spec.depends_on)} if spec.depends_on else {}) | extra_labels
+        context = spec.security_context
         host_config = api.create_host_config(
             port_bindings={
                 f"{p.container_port}/{p.protocol}": (p.host_ip, p.host_port) if p.host_ip else p.host_port
@@ -337,10 +338,17 @@ class DockerEngine:
             mem_limit=spec.memory,
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             init=spec.init,
-            network_mode=network,
+            network_mode="host" if spec.host_network else network,
             mounts=[_engine_mount(m) for m in spec.mounts] + self._implicit_mounts(project, spec, slot) + secret_mounts,
+            # What reaches past the container; the host's policy allowed it before this point (core/policy.py).
+            privileged=bool(context and context.privileged),
+            cap_add=list(context.cap_add) if context and context.cap_add else None,
+            cap_drop=list(context.cap_drop) if context and context.cap_drop else None,
+            read_only=bool(context and context.read_only_root_filesystem),
+            devices=list(spec.devices) or None,
         )
-        networking = api.create_networking_config({
+        # On the host's network a replica has the host's name and no aliases (the engine refuses both).
+        networking = None if spec.host_network else api.create_networking_config({
             network: api.create_endpoint_config(aliases=aliases or None),
         })
         with translated_errors(f"creating replica {name}"):
@@ -350,7 +358,8 @@ class DockerEngine:
                 environment=dict(spec.env) | secret_env,
                 labels=labels,
                 name=name,
-                hostname=hostname,
+                hostname=None if spec.host_network else hostname,
+                user=context.user if context and context.user else None,
                 ports=[(p.container_port, p.protocol) for p in spec.ports],
                 host_config=host_config,
                 networking_config=networking,

@@ -24,7 +24,8 @@ def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[s
     """`volume_names`: each Volume document's name -> its engine volume's name (what the template holds);
     `read`: the content of a `files` source at the commit; `digest`: a `secrets` entry's digest."""
     meta, spec = doc.body["metadata"], doc.body["spec"]
-    fixed_host_port = any("hostPort" in port for port in spec.get("ports") or ())
+    # A fixed host port, or the host's network: two replicas cannot run side by side, so stop-first.
+    fixed_host_port = any("hostPort" in port for port in spec.get("ports") or ()) or bool(spec.get("hostNetwork"))
     mounts = [dict(m) | ({"volume": volume_names[m["volume"]]} if "volume" in m else {})
               for m in spec.get("volumes") or ()]
     return spec_from_template(

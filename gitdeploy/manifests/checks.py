@@ -49,6 +49,7 @@ def document_problems(doc: Document) -> list[Problem]:
                 f"spec.ports[{index}].hostPort: a fixed hostPort can serve only one replica, but replicas is {replicas}; "
                 "remove hostPort (the engine then picks a free host port per replica) or set replicas: 1",
             ))
+    problems += _host_network_problems(doc, spec, replicas)
     problems += _timing_problems(doc, spec)
     if "stopGracePeriod" in spec and parse_duration(spec["stopGracePeriod"]) > MAX_STOP_GRACE_PERIOD:
         problems.append(doc.problem(["spec", "stopGracePeriod"], "spec.stopGracePeriod: at most 1h"))
@@ -133,7 +134,7 @@ def shared_volume_warnings(services: list[Document]) -> list[str]:
     for doc in services:
         spec = doc.body["spec"]
         named = [m["volume"] for m in spec.get("volumes") or [] if "volume" in m and not m.get("readOnly")]
-        fixed = any("hostPort" in p for p in spec.get("ports") or ())
+        fixed = any("hostPort" in p for p in spec.get("ports") or ()) or bool(spec.get("hostNetwork"))
         order = UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed).order
         if named and order is UpdateOrder.START_FIRST:
             warnings.append(f"{doc.file}:{doc.line}: service {doc.body['metadata']['name']} mounts volume "
@@ -190,6 +191,24 @@ def _overlap(a: str, b: str) -> bool:
     if first.version != second.version:
         return False
     return first == second or first.is_unspecified or second.is_unspecified
+
+
+def _host_network_problems(doc: Document, spec, replicas: int) -> list[Problem]:
+    """A replica on the host's network binds the host's ports itself: one at a time, and no `ports`."""
+    if not spec.get("hostNetwork"):
+        return []
+    problems = []
+    if spec.get("ports"):
+        problems.append(doc.problem(["spec", "ports"], "spec.ports: with hostNetwork the replica listens on the "
+                                                       "host's own ports; remove ports"))
+    if replicas > 1:
+        problems.append(doc.problem(["spec", "hostNetwork"], f"spec.hostNetwork: replicas on the host's network "
+                                                             f"would share its ports, but replicas is {replicas}; "
+                                                             "set replicas: 1"))
+    if (spec.get("update") or {}).get("order") == UpdateOrder.START_FIRST.value:
+        problems.append(doc.problem(["spec", "update", "order"], "spec.update.order: start-first runs a new "
+                                    "replica beside the old one on the same host ports; use order: stop-first"))
+    return problems
 
 
 def _timing_problems(doc: Document, spec) -> list[Problem]:

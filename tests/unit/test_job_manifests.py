@@ -54,8 +54,8 @@ def test_depends_on_and_timeout_are_not_part_of_the_template():
      ["b.yaml:3:18: metadata.name: service 'web' is already declared at a.yaml:4:9; service and job names must "
       "be unique in a project"]),
     ([("m.yaml", MIGRATE.replace("dependsOn: [db]", "ports: [{containerPort: 80}]")), ("db.yaml", service("db"))],
-     ["m.yaml:8:3: spec.ports: unknown key; allowed here: command, dependsOn, env, files, image, init, resources, "
-      "retries, secrets, timeout, volumes"]),
+     ["m.yaml:8:3: spec.ports: unknown key; allowed here: command, dependsOn, devices, env, files, image, init, "
+      "resources, retries, secrets, securityContext, timeout, volumes"]),
     ([("m.yaml", MIGRATE.replace("5m", "25h")), ("db.yaml", service("db"))], ["m.yaml:9:12: spec.timeout: at most 24h"]),
 ])
 def test_exact_messages(files, expected):

@@ -104,8 +104,9 @@ def test_all_problems_reported_at_once_with_locations():
     ("image: a\nreplicas: three", "web.yaml:7:13: spec.replicas: expected an integer, got 'three'"),
     ("image: a\nreplicas: -1", "web.yaml:7:13: spec.replicas: -1 is less than the minimum 0"),
     ("image: a\nPorts: []", "web.yaml:7:3: spec.Ports: unknown key; did you mean 'ports'?"),
-    ("image: a\nmounts: []", "web.yaml:7:3: spec.mounts: unknown key; allowed here: command, dependsOn, env, files, healthCheck, "
-                             "image, init, ports, replicas, resources, restart, secrets, stopGracePeriod, update, volumes"),
+    ("image: a\nmounts: []", "web.yaml:7:3: spec.mounts: unknown key; allowed here: command, dependsOn, devices, env, files, "
+                             "healthCheck, hostNetwork, image, init, ports, replicas, resources, restart, secrets, "
+                             "securityContext, stopGracePeriod, update, volumes"),
     ("replicas: 1", "web.yaml:6:3: spec: missing required key 'image'"),
     ("image: a\nports: [{containerPort: 80, hostport: 8080}]",
      "web.yaml:7:31: spec.ports[0].hostport: unknown key; did you mean 'hostPort'?"),
