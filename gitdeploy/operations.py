@@ -36,6 +36,7 @@ class Source:
     repo: str = "."
     ref: str | None = None
     path: str | None = None
+    env: str | None = None    # --env: the environment, when gitdeploy.yaml declares them
 
 
 def current_commit(source: Source) -> str:
@@ -58,7 +59,7 @@ def read_desired(source: Source, allow_empty: bool = False,
     from gitdeploy.source.git import resolve
 
     revision = resolve(source.repo, source.ref, source.path)
-    key = cache.cache_key(revision.commit, revision.root)
+    key = cache.cache_key(revision.commit, revision.root, source.env or "")
     keys = (lambda: keyring.fingerprint) if keyring is not None else (lambda: "")
     desired = cache.load(key, keys)
     if desired is None:
@@ -67,13 +68,23 @@ def read_desired(source: Source, allow_empty: bool = False,
         from gitdeploy.core.revision import SourceTree
 
         opener = (lambda name, where, data, k: keyring.open(name, where, data, k).digest) if keyring else None
-        desired = load_desired(SourceTree(revision, read_files(revision)), allow_empty=True, open_secret=opener)
+        desired = load_desired(SourceTree(revision, read_files(revision)), allow_empty=True, open_secret=opener,
+                               env=source.env)
         cache.store(key, desired, keys() if any(s.secrets for s in desired.runnable()) else "")
     if not desired.services and not desired.jobs and not allow_empty:
         from gitdeploy.manifests.loader import empty_project
 
         raise empty_project(revision.root, revision.short_commit)
     return revision, desired
+
+
+def manifests(revision: Revision, env: str | None = None) -> list:
+    """The manifest documents at the revision, the environment's overlay applied (for `render`)."""
+    from gitdeploy.core.revision import SourceTree
+    from gitdeploy.manifests.loader import manifest_documents
+    from gitdeploy.source.git import read_files
+
+    return manifest_documents(SourceTree(revision, read_files(revision)), env)
 
 
 def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:

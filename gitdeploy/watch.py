@@ -105,7 +105,7 @@ class Watch:
         try:
             revision, desired = operations.read_desired(self.source, allow_empty=self.allow_empty,
                                                         keyring=self.keyring)
-            check_policy(revision, desired, load_policy(self.policy_file))   # refused: an error pass, nothing changed
+            check_policy(revision, desired, load_policy(self.policy_file), self.source.env)   # refused: an error pass, nothing changed
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=lambda name, message: self.progress(

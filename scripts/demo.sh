@@ -12,7 +12,8 @@ scripts/build-images.sh sample
 # Your own key never goes into Git: point GITDEPLOY_AGE_KEY_FILE at it.
 export GITDEPLOY_AGE_KEY_FILE="${GITDEPLOY_AGE_KEY_FILE:-sample-repo/keys/DEMO-ONLY-age-key.txt}"
 # --pull never: the sample images are local; nothing is fetched from a registry.
-.venv/bin/gitdeploy sync --repo sample-repo --pull never
-.venv/bin/gitdeploy status --repo sample-repo
+# The sample declares two environments (sample-repo/environments/): the demo deploys prod.
+.venv/bin/gitdeploy sync --repo sample-repo --env prod --pull never
+.venv/bin/gitdeploy status --repo sample-repo --env prod
 echo
 echo "Try: curl http://127.0.0.1:8080/cgi-bin/api    (web asks api, by name, on the project network)"

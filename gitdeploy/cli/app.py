@@ -15,7 +15,8 @@ from gitdeploy import __version__
 
 # name: (module, function), in the order --help lists them, by task (TASKS says which is which)
 COMMANDS = {
-    "validate": ("gitdeploy.cli.validate", "validate"), "diff": ("gitdeploy.cli.diff", "diff"),
+    "validate": ("gitdeploy.cli.validate", "validate"), "render": ("gitdeploy.cli.render", "render"),
+    "diff": ("gitdeploy.cli.diff", "diff"),
     "sync": ("gitdeploy.cli.sync", "sync"), "rollback": ("gitdeploy.cli.rollback", "rollback"),
     "restart": ("gitdeploy.cli.restart", "restart"), "watch": ("gitdeploy.cli.watch", "watch"),
     "status": ("gitdeploy.cli.status", "status"), "ps": ("gitdeploy.cli.ps", "ps"),
@@ -27,7 +28,7 @@ GLOBAL_OPTIONS_WITH_VALUE = ("-H", "--host", "--context")
 
 EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff) or something not ready (status --check); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
 
-TASKS = """Deploy: validate, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock."""
+TASKS = """Deploy: validate, render, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock."""
 
 def build(only: str | None = None) -> typer.Typer:
     """The command line with every command, or with `only` that one."""

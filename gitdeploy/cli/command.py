@@ -37,6 +37,7 @@ class Command:
     age_key_file: str | None = None
     decryption: Decryption = Decryption.REQUIRED
     policy_file: str | None = None   # --policy
+    env: str | None = None           # --env
     checks_policy: bool = False      # commands that deploy (or could): the host's policy is enforced
 
     @cached_property
@@ -54,14 +55,14 @@ class Command:
         with self.errors():
             opens = self.decryption is Decryption.REQUIRED or \
                 (self.decryption is Decryption.IF_KEY and self.keyring.available)
-            revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path),
+            revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path, self.env),
                                                         allow_empty=self.allow_empty,
                                                         keyring=self.keyring if opens else None)
             text.warnings(revision, desired)
             if self.checks_policy:
                 from gitdeploy.manifests.policy_check import check_policy
 
-                check_policy(revision, desired, self.policy)
+                check_policy(revision, desired, self.policy, self.env)
             yield revision, desired
 
     @cached_property

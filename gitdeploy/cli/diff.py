@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import AgeKeyFile, AllowEmpty, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, Verbose
+from gitdeploy.cli.options import Env, AgeKeyFile, AllowEmpty, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
-def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
+def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, prune: Prune = True,
          allow_empty: AllowEmpty = False, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
          output: Output = OutputFormat.TEXT,
          verbose: Verbose = False) -> None:
@@ -20,7 +20,7 @@ def diff(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy.output import jsonout, text
 
     command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file, policy_file=policy,
-                      checks_policy=True)
+                      checks_policy=True, env=env)
     with command.loaded() as (revision, desired):
         the_plan = operations.diff(desired, docker_engine(), prune=prune)
     command.show(jsonout.plan(revision, the_plan), lambda: text.plan(revision, the_plan))

@@ -7,18 +7,18 @@ import typer
 
 from gitdeploy.cli.command import Command, Decryption
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.options import Env, Output, OutputFormat, Path, Ref, Repo, Verbose
 
 
 def history(service: Annotated[str | None, typer.Argument(hidden=True, metavar="NAME", help="Only this service (or job).")] = None,
-            repo: Repo = ".", ref: Ref = None, path: Path = None,
+            repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
             output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """List revisions (of the service or job NAME, or all): number, event (deployed, rolled-back, pinned, unpinned; a job's runs: succeeded, failed),
     commit, image, when; the revision that runs now is marked *."""
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env)
     with command.loaded() as (revision, desired):
         engine = docker_engine()
         events = operations.history(desired, engine, service)

@@ -7,7 +7,7 @@ import typer
 
 from gitdeploy.cli.command import Command, Decryption
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.options import Env, Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
@@ -16,7 +16,7 @@ def logs(service: Annotated[str, typer.Argument(hidden=True, metavar="NAME", hel
                                            metavar="N", help="Lines from the end of each replica's output.")] = 100,
          follow: Annotated[bool, typer.Option("--follow", "-f", envvar="GITDEPLOY_FOLLOW",
                                               metavar="", help="Keep printing new lines until Ctrl-C (or every replica stops).")] = False,
-         repo: Repo = ".", ref: Ref = None, path: Path = None,
+         repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Print the output of every replica of the service NAME, each line prefixed by its replica (NAME-SLOT),
     as `docker compose logs` does; for a job NAME, its last run's output (kept until its next run). With -o json,
@@ -25,7 +25,7 @@ def logs(service: Annotated[str, typer.Argument(hidden=True, metavar="NAME", hel
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env)
     out = text.console.stdout()
     with command.loaded() as (revision, desired):
         lines = operations.logs(desired, docker_engine(), service, tail, follow)

@@ -32,6 +32,10 @@ Ref = Annotated[str | None, typer.Option(
     metavar="REF", help="Branch, tag or commit to deploy. Default: the checked-out branch (a URL: the remote's default branch).")]
 Path = Annotated[str | None, typer.Option(
     "--path", envvar="GITDEPLOY_PATH", metavar="FOLDER", help="Folder inside the repository that holds gitdeploy.yaml and the manifests.")]
+Env = Annotated[str | None, typer.Option(
+    "--env", envvar="GITDEPLOY_ENV", metavar="NAME",
+    help="The environment to work on, when gitdeploy.yaml declares environments (then it is required): its "
+         "overlay in environments/NAME/ applies, and it is its own project on the engine.")]
 Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", envvar="GITDEPLOY_OUTPUT", case_sensitive=False,
     metavar="FORMAT", help="text for people; json prints one JSON document on stdout (logs stay on stderr), indented on a "

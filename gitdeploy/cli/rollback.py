@@ -8,7 +8,7 @@ import typer
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.interrupt import graceful_stop
-from gitdeploy.cli.options import AgeKeyFile, LockTimeout, Output, OutputFormat, Path, PolicyFile, Ref, Repo, Verbose
+from gitdeploy.cli.options import Env, AgeKeyFile, LockTimeout, Output, OutputFormat, Path, PolicyFile, Ref, Repo, Verbose
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -20,7 +20,7 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
              clear: Annotated[bool, typer.Option("--clear", envvar="GITDEPLOY_CLEAR",
                                                  metavar="", help="Remove the pin: the service follows Git again (a revision Git declares that failed before "
                                                       "stays held).")] = False,
-             repo: Repo = ".", ref: Ref = None, path: Path = None, lock_timeout: LockTimeout = 0.0,
+             repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, lock_timeout: LockTimeout = 0.0,
              pull: Pull = PullPolicy.MISSING, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
              output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Roll SERVICE back to an earlier revision, health-gated, and pin it there.
@@ -33,7 +33,7 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, policy_file=policy)
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, policy_file=policy, env=env)
     with command.loaded() as (revision, desired):
         if clear:
             cleared = operations.clear_pin(desired, docker_engine(), service)

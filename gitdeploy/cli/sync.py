@@ -8,7 +8,7 @@ import typer
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.interrupt import graceful_stop
-from gitdeploy.cli.options import (AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
+from gitdeploy.cli.options import (Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
@@ -24,7 +24,7 @@ Atomic = Annotated[bool, typer.Option(
          "every service this sync changed.")]
 
 
-def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = True,
+def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, prune: Prune = True,
          allow_empty: AllowEmpty = False, prune_volumes: PruneVolumes = False,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
@@ -42,7 +42,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy.output import jsonout, progress, text
 
     command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file, policy_file=policy,
-                      checks_policy=True)
+                      checks_policy=True, env=env)
     show_plan = text.plan if not command.json else (lambda revision, p: None)
     with command.loaded() as (revision, desired), progress.progress(desired.project) as report, \
             graceful_stop() as stopped:

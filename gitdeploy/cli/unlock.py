@@ -7,12 +7,12 @@ import typer
 
 from gitdeploy.cli.command import Command, Decryption
 from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Output, OutputFormat, Path, Ref, Repo, Verbose, Yes
+from gitdeploy.cli.options import Env, Output, OutputFormat, Path, Ref, Repo, Verbose, Yes
 from gitdeploy.errors import GitDeployError
 
 
 def unlock(yes: Yes = False,
-           repo: Repo = ".", ref: Ref = None, path: Path = None,
+           repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
            output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Remove the project's lock on the engine, for the rare run killed without its lease expiring.
 
@@ -21,7 +21,7 @@ def unlock(yes: Yes = False,
     """
     from gitdeploy import operations
 
-    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env)
     with command.loaded() as (revision, desired):
         engine = docker_engine()
         holder = operations.lock_holder(desired, engine)

@@ -9,7 +9,7 @@ import typer
 
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import (AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
+from gitdeploy.cli.options import (Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 
@@ -19,7 +19,7 @@ Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL"
                                        metavar="DURATION", help="Time between passes: 30s, 5m, ...")]
 
 
-def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
+def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
           retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING, lock_timeout: LockTimeout = 0.0,
           notify_webhook: Webhooks = None, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
           output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
@@ -35,7 +35,7 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interv
     from gitdeploy.output import jsonout, progress, text
     from gitdeploy.watch import Watch
 
-    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file)
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, env=env)
     with command.errors():
         try:
             seconds = parse_duration(interval)
@@ -48,7 +48,7 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, interval: Interv
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         Watch(
-            source=operations.Source(repo, ref, path), engine=docker_engine(pull), interval=seconds,
+            source=operations.Source(repo, ref, path, env), engine=docker_engine(pull), interval=seconds,
             log=lambda line: text.console.stderr().print(text.shown(line)), progress=progress.plain,
             stop=stop, emit=(lambda document: jsonout.emit(document, one_line=output is OutputFormat.JSONL))
             if output.is_json else None,

@@ -24,8 +24,8 @@ def default_dir() -> Path:
     return Path(base) / "gitdeploy" / "desired"
 
 
-def cache_key(commit: str, root: str) -> str:
-    digest = hashlib.sha256(f"{__version__}\0{commit}\0{root}\0".encode())
+def cache_key(commit: str, root: str, env: str = "") -> str:
+    digest = hashlib.sha256(f"{__version__}\0{commit}\0{root}\0{env}\0".encode())
     folder = schema_folder()
     for name in sorted(os.listdir(folder)):
         if name.endswith(".json"):

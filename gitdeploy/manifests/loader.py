@@ -6,6 +6,7 @@ from typing import Callable
 
 from gitdeploy.core.model import DesiredState
 from gitdeploy.errors import ManifestError, Problem, SourceError
+from gitdeploy.manifests import overlays
 from gitdeploy.manifests.build import build_job, build_service, build_volume
 from gitdeploy.manifests.checks import (dependency_problems, document_problems, job_problems, project_problems,
                                        shared_volume_warnings, volume_problems)
@@ -21,45 +22,27 @@ _SCHEMA_OF = {"Service": SERVICE_SCHEMA, "Job": JOB_SCHEMA, "Volume": VOLUME_SCH
 OpenSecret = Callable[[str, str, bytes, str], str]
 
 
-def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenSecret | None = None) -> DesiredState:
-    """The desired state at the tree's commit. Secrets are decrypted with `open_secret` (their digests go
-    into the templates); without it (`validate` with no age key) their digests stay empty: such a state
-    can be shown, never applied."""
+def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenSecret | None = None,
+                 env: str | None = None) -> DesiredState:
+    """The desired state at the tree's commit, of environment `env` when gitdeploy.yaml declares
+    environments. Secrets are decrypted with `open_secret` (their digests go into the templates); without
+    it (`validate` with no age key) their digests stay empty: such a state can be shown, never applied."""
     revision = tree.revision
-    project_path = posixpath.join(revision.root, PROJECT_FILE) if revision.root else PROJECT_FILE
-    project_file = next((f for f in tree.files if f.path == project_path), None)
-    if project_file is None:
-        raise SourceError(
-            f"no {PROJECT_FILE} in {revision.root or 'the repository root'} at commit {revision.short_commit}",
-            hint=f"create {project_path} containing `project: <name>` and commit it, or point --path at the folder that has it",
-        )
-
     problems: list[Problem] = []
-    project = _project_name(project_file.path, project_file.data, problems)
+    project, manifests = _manifests(tree, env, problems)
     services: list[Document] = []
     jobs: list[Document] = []
     volumes: list[Document] = []
-    parsed = [(source, *parse(source.path, source.data)) for source in tree.files
-              if source.path != project_path and source.path.endswith(MANIFEST_SUFFIXES)]
-    # A file that a `files` or `secrets` entry names is data, not a manifest, whatever its suffix.
-    data_files = {revision.path_of(f["source"]) for _, documents, _ in parsed for doc in documents
-                  for field in ("files", "secrets") for f in _entries(doc, field)}
     contents = {f.path: f.data for f in tree.files}
-    for source, documents, parse_problems in parsed:
-        if source.path in data_files or _is_sops_file(documents):
-            continue
-        problems.extend(parse_problems)
-        for doc in documents:
-            if not _is_manifest(doc, problems):
-                continue
-            kind = doc.body.get("kind")
-            found = schema_problems(doc, _SCHEMA_OF.get(kind, SERVICE_SCHEMA))
-            found = found or (volume_problems(doc) if kind == "Volume" else
-                              document_problems(doc) + _source_problems(doc, revision, contents)
-                              + (job_problems(doc) if kind == "Job" else []))
-            problems.extend(found)
-            if not found:
-                {"Volume": volumes, "Job": jobs}.get(kind, services).append(doc)
+    for doc in manifests:
+        kind = doc.body.get("kind")
+        found = schema_problems(doc, _SCHEMA_OF.get(kind, SERVICE_SCHEMA))
+        found = found or (volume_problems(doc) if kind == "Volume" else
+                          document_problems(doc) + _source_problems(doc, revision, contents)
+                          + (job_problems(doc) if kind == "Job" else []))
+        problems.extend(found)
+        if not found:
+            {"Volume": volumes, "Job": jobs}.get(kind, services).append(doc)
     problems.extend(project_problems(services + jobs, volumes))
     problems.extend(dependency_problems(services + jobs))
     if problems:
@@ -82,6 +65,74 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
     job_specs = sorted((build_job(d, engine_names, read, digest) for d in jobs), key=lambda j: j.name)
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
                         warnings=tuple(shared_volume_warnings(services)), jobs=tuple(job_specs))
+
+
+def manifest_documents(tree: SourceTree, env: str | None = None) -> list[Document]:
+    """The manifests as the loader validates them: the environment's overlay applied (render, and locating
+    a refusal in the file that set the value). Problems are not raised here: load_desired reports them."""
+    return _manifests(tree, env, [])[1]
+
+
+def _manifests(tree: SourceTree, env: str | None, problems: list[Problem]) -> tuple[str | None, list[Document]]:
+    """(the engine's project name, every manifest document of the environment), problems added to `problems`."""
+    revision = tree.revision
+    project_path = posixpath.join(revision.root, PROJECT_FILE) if revision.root else PROJECT_FILE
+    project_file = next((f for f in tree.files if f.path == project_path), None)
+    if project_file is None:
+        raise SourceError(
+            f"no {PROJECT_FILE} in {revision.root or 'the repository root'} at commit {revision.short_commit}",
+            hint=f"create {project_path} containing `project: <name>` and commit it, or point --path at the folder that has it",
+        )
+    project, environments = _project_file(project_file.path, project_file.data, problems)
+    if project is not None:
+        project = _environment_project(project, environments, env)
+    parsed = [(source, *parse(source.path, source.data)) for source in tree.files
+              if source.path != project_path and source.path.endswith(MANIFEST_SUFFIXES)
+              and (environments is None or not overlays.in_overlays(_relative(source.path, revision.root))
+                   or overlays.of_environment(_relative(source.path, revision.root), env or ""))]
+    # A file that a `files` or `secrets` entry names is data, not a manifest, whatever its suffix.
+    data_files = {revision.path_of(f["source"]) for _, documents, _ in parsed for doc in documents
+                  for field in ("files", "secrets") for f in _entries(doc, field)}
+    base: list[Document] = []
+    overlay: list[Document] = []
+    for source, documents, parse_problems in parsed:
+        if source.path in data_files or _is_sops_file(documents):
+            continue
+        problems.extend(parse_problems)
+        into = overlay if environments is not None and overlays.in_overlays(_relative(source.path, revision.root)) \
+            else base
+        into.extend(doc for doc in documents if _is_manifest(doc, problems))
+    if not overlay:
+        return project, base
+    merged, overlay_problems = overlays.apply(base, overlay, env or "")
+    problems.extend(overlay_problems)
+    return project, merged
+
+
+def _relative(path: str, root: str) -> str:
+    return path[len(root) + 1:] if root and path.startswith(root + "/") else path
+
+
+def _environment_project(project: str, environments: dict | None, env: str | None) -> str:
+    """The engine's project name of the chosen environment: its `project`, or PROJECT-ENV."""
+    names = sorted(environments or {})
+    if environments is None:
+        if env:
+            raise SourceError(f"--env {env}: {PROJECT_FILE} declares no environments",
+                              hint=f"leave out --env (and GITDEPLOY_ENV), or declare `environments:` in {PROJECT_FILE}")
+        return project
+    if not env:
+        raise SourceError(f"{PROJECT_FILE} declares environments ({', '.join(names)}): choose one with --env NAME "
+                          "(or GITDEPLOY_ENV)", hint="base manifests alone are never deployed where environments "
+                                                     "are declared")
+    if env not in environments:
+        raise SourceError(f"--env {env}: no such environment{did_you_mean(env, names)}",
+                          hint=f"{PROJECT_FILE} declares: {', '.join(names)}")
+    chosen = str((environments[env] or {}).get("project") or f"{project}-{env}")
+    if len(chosen) > 40:
+        raise SourceError(f"--env {env}: the project name {chosen} is longer than 40 characters",
+                          hint=f"give the environment its own: environments: {{{env}: {{project: NAME}}}}")
+    return chosen
 
 
 def empty_project(root: str, commit: str) -> SourceError:
@@ -140,17 +191,21 @@ def _secret_file_problems(doc: Document, index: int, entry: dict, data: bytes) -
     return []
 
 
-def _project_name(path: str, data: bytes, problems: list[Problem]) -> str | None:
+def _project_file(path: str, data: bytes, problems: list[Problem]) -> tuple[str | None, dict | None]:
+    """(project name, the declared environments or None), from gitdeploy.yaml."""
     documents, parse_problems = parse(path, data)
     problems.extend(parse_problems)
     if parse_problems:
-        return None
+        return None, None
     if len(documents) != 1:
         problems.append(Problem(path, 1, 1, f"{PROJECT_FILE} must hold exactly one YAML document, e.g. `project: shop`"))
-        return None
+        return None, None
     found = schema_problems(documents[0], PROJECT_SCHEMA)
     problems.extend(found)
-    return None if found else str(documents[0].body["project"])
+    if found:
+        return None, None
+    body = documents[0].body
+    return str(body["project"]), (dict(body["environments"]) if "environments" in body else None)
 
 
 def _is_manifest(doc: Document, problems: list[Problem]) -> bool:

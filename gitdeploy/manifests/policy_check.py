@@ -13,11 +13,13 @@ from gitdeploy.core.revision import Revision
 from gitdeploy.errors import PolicyViolation, Problem
 
 
-def check_policy(revision: Revision, desired: DesiredState, policy: Policy) -> None:
+def check_policy(revision: Revision, desired: DesiredState, policy: Policy, env: str | None = None) -> None:
     """Raises PolicyViolation (every refusal, located) when the manifests ask what `policy` does not allow."""
-    found = [(spec, v) for spec in desired.runnable() for v in violations(spec, policy)]
+    kinds = {spec.name: "Service" for spec in desired.services} | {job.name: "Job" for job in desired.jobs}
+    found = [(kinds[spec.name], spec, v) for spec in desired.runnable() for v in violations(spec, policy)]
     if found:
-        raise PolicyViolation(_located(revision, found, policy), policy.source, [v.hint for _, v in found])
+        raise PolicyViolation(_located(revision, env, found, policy), policy.source,
+                              [v.hint for _, _, v in found])
 
 
 def check_revision(what: str, spec: ServiceSpec, policy: Policy) -> None:
@@ -28,18 +30,18 @@ def check_revision(what: str, spec: ServiceSpec, policy: Policy) -> None:
             v.message(policy, _resolved(None, v.path)[1]) for v in refused))
 
 
-def _located(revision: Revision, found: list[tuple[ServiceSpec, Violation]], policy: Policy) -> list[Problem]:
-    from gitdeploy.manifests.yamldoc import parse
+def _located(revision: Revision, env: str | None, found: list[tuple[str, ServiceSpec, Violation]],
+             policy: Policy) -> list[Problem]:
+    """Each refusal at the file, line and column that set the value (an environment's overlay, or the base)."""
+    from gitdeploy.core.revision import SourceTree
+    from gitdeploy.manifests.loader import manifest_documents
     from gitdeploy.source.git import read_files
 
-    contents = {f.path: f.data for f in read_files(revision)}
-    documents: dict[str, list] = {}
+    documents = {(d.body.get("kind"), str((d.body.get("metadata") or {}).get("name"))): d
+                 for d in manifest_documents(SourceTree(revision, read_files(revision)), env)}
     problems = []
-    for spec, violation in found:
-        file, _, line = spec.source.rpartition(":")
-        if file not in documents:
-            documents[file] = parse(file, contents[file])[0] if file in contents else []
-        doc = next((d for d in documents[file] if str(d.line) == line), None)
+    for kind, spec, violation in found:
+        doc = documents.get((kind, spec.name))
         path, text = _resolved(doc.body if doc is not None else None, violation.path)
         message = violation.message(policy, text)
         problems.append(doc.problem(path, message) if doc is not None else Problem(spec.source or spec.name, 1, 1,

@@ -42,6 +42,21 @@ class Document:
     body: Any           # the values: dicts, lists, scalars (round-trip: ruamel's CommentedMap and kin)
     lines: tuple[str, ...] = ()   # the file's text, to read a scalar as written
     node: Any = field(default=None, compare=False, repr=False)   # the composed node (libyaml path), or None
+    # An environment's overlay merged into this document (manifests/overlays.py): what it sets is located there.
+    overlay: "Document | None" = field(default=None, compare=False, repr=False)
+
+    def _set_by_overlay(self, path: list[Any]) -> bool:
+        if self.overlay is None:
+            return False
+        node = self.overlay.body
+        for step in path:
+            if isinstance(node, dict) and step in node:
+                node = node[step]
+            elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+                node = node[step]
+            else:
+                return False
+        return True
 
     def written(self, path: list[Any]) -> str | None:
         """The text of the plain scalar at `path` exactly as written (`1.10`, `0x1F`), or None.
@@ -49,6 +64,8 @@ class Document:
         YAML turns `1.10` into the number 1.1; an env value must reach the
         container as the characters the user wrote.
         """
+        if self._set_by_overlay(path):
+            return self.overlay.written(path)
         if self.node is not None:
             found = _node_at(self.node, path)
             return found.value if isinstance(found, _scalar_node()) and not found.style else None   # plain: None or ""
@@ -69,6 +86,8 @@ class Document:
         return match.group("value")
 
     def problem(self, path: Iterable[Any], message: str, *, at_key: bool = False) -> Problem:
+        if self._set_by_overlay(list(path)):
+            return self.overlay.problem(path, message, at_key=at_key)
         if self.node is not None:
             line, column = node_position(self.node, list(path), at_key=at_key, default=(self.line, 1))
         else:

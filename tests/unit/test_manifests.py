@@ -160,7 +160,7 @@ def test_project_file_problems():
         load_desired(tree(("gitdeploy.yaml", "project: Shop\nenv: prod\n"), ("web.yaml", service())))
     assert [str(p) for p in caught.value.problems] == [
         "gitdeploy.yaml:1:10: project: 'Shop' is not valid; use lowercase letters, digits and '-', at most 40 characters",
-        "gitdeploy.yaml:2:1: env: unknown key; allowed here: project",
+        "gitdeploy.yaml:2:1: env: unknown key; allowed here: environments, project",
     ]
 
 
