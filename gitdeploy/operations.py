@@ -76,6 +76,13 @@ def read_desired(source: Source, allow_empty: bool = False,
     return revision, desired
 
 
+def verify_commit(revision: Revision, policy: Policy) -> str:
+    """Raises SignatureRefused unless the commit is signed by a key the policy trusts; the signer."""
+    from gitdeploy.source.signatures import verify
+
+    return verify(revision.location, revision.commit, policy.signatures, policy.source).signer
+
+
 def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:
     """What hands the engine a secret it lacks: read from Git at a commit, opened with the age key."""
     from gitdeploy.secrets.committed import CommittedSecrets

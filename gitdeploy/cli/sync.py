@@ -9,6 +9,7 @@ from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.interrupt import graceful_stop
 from gitdeploy.cli.options import (AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
+                                   VerifySignatures,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
@@ -28,8 +29,8 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
          allow_empty: AllowEmpty = False, prune_volumes: PruneVolumes = False,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
-         age_key_file: AgeKeyFile = None, policy: PolicyFile = None, output: Output = OutputFormat.TEXT,
-         verbose: Verbose = False) -> None:
+         age_key_file: AgeKeyFile = None, policy: PolicyFile = None, verify_signatures: VerifySignatures = False,
+         output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
     Only changed services are touched, and jobs whose template is new are run, in dependsOn order: what
@@ -42,7 +43,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
     from gitdeploy.output import jsonout, progress, text
 
     command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file, policy_file=policy,
-                      checks_policy=True)
+                      checks_policy=True, verify_signatures=verify_signatures)
     show_plan = text.plan if not command.json else (lambda revision, p: None)
     with command.loaded() as (revision, desired), progress.progress(desired.project) as report, \
             graceful_stop() as stopped:

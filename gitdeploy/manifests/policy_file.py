@@ -68,11 +68,6 @@ def load_policy(given: str | None) -> Policy:
         signatures=SignaturePolicy(bool(signatures.get("required", False)), str(signatures.get("allowedSigners", "")),
                                    str(signatures.get("gpgKeyring", ""))),
     )
-    if policy.signatures.required:
-        # Fail closed: an operator who asked for signed commits must never get unverified deploys.
-        raise GitDeployError(f"the policy {path} requires signed commits (signatures.required), and this gitdeploy "
-                             "cannot verify signatures yet", hint="remove signatures.required until it can; see "
-                                                                  "docs/policy.md")
     return policy
 
 
