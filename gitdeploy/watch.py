@@ -119,7 +119,8 @@ class Watch:
                 lock_timeout=self.lock_timeout, progress=lambda name, message: self.progress(
                     f"{desired.project} {name}", message),
                 should_abort=self._newer_commit(revision.commit, preempted), runtime=self.runtime,
-                secrets=operations.committed_secrets(revision, self.keyring) if self.keyring else None)
+                secrets=operations.committed_secrets(revision, self.keyring) if self.keyring else None,
+                policy=policy)
             document = jsonout.sync(revision, the_plan, result)
             self.log(self._line(f"{desired.project}@{revision.short_commit}", result.result.value, started,
                                 # A failure's reason is said here once (progress only names the replica).

@@ -50,6 +50,7 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, prune: Prune = Tr
         the_plan, result = operations.sync(
             desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
             lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped, secrets=command.secrets(revision),
+            policy=command.policy,
             progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
         )
         if prune_volumes and not dry_run and not stopped():

@@ -127,7 +127,8 @@ def _raw_commit(location: str, commit: str) -> bytes:
 
 def _run(command: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C", "LC_ALL": "C",
-           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": os.environ.get("HOME", "/")}
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": os.environ.get("HOME", "/"),
+           "GIT_NO_REPLACE_OBJECTS": "1"}   # the commit object itself, never a replacement pushed beside it
     try:
         return subprocess.run(command, input=stdin, capture_output=True, env=env, timeout=60)
     except FileNotFoundError:
