@@ -86,6 +86,10 @@ class PolicyFileError(ManifestError):
         self.hint = "fix the file (docs/policy.md; its schema: gitdeploy/schemas/policy.v1.schema.json)"
 
 
+class SignatureRefused(GitDeployError):
+    """The commit is not signed, or not by a key the host's policy trusts: nothing of it deploys."""
+
+
 class SourceError(GitDeployError):
     """The repository, ref or path cannot be read."""
 

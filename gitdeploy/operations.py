@@ -87,6 +87,13 @@ def manifests(revision: Revision, env: str | None = None) -> list:
     return manifest_documents(SourceTree(revision, read_files(revision)), env)
 
 
+def verify_commit(revision: Revision, policy: Policy) -> str:
+    """Raises SignatureRefused unless the commit is signed by a key the policy trusts; the signer."""
+    from gitdeploy.source.signatures import verify
+
+    return verify(revision.location, revision.commit, policy.signatures, policy.source).signer
+
+
 def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:
     """What hands the engine a secret it lacks: read from Git at a commit, opened with the age key."""
     from gitdeploy.secrets.committed import CommittedSecrets
@@ -128,7 +135,7 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
          should_abort: Callable[[], str | None] = lambda: None,
          runtime: Runtime = Runtime(),
          stop_requested: Callable[[], str | None] = lambda: None,
-         secrets: ReadSecrets | None = None) -> tuple[Plan, SyncResult | None]:
+         secrets: ReadSecrets | None = None, policy: Policy = BUILT_IN) -> tuple[Plan, SyncResult | None]:
     """Plan and apply. Changes happen under the project's engine lock; a pass
     with nothing to change takes no lock (it changes nothing), so the
     unattended no-op stays one container listing."""
@@ -139,6 +146,10 @@ def sync(desired: DesiredState, engine: Engine, *, prune: bool = True, dry_run: 
     with engine.lock(desired.project, lock_timeout):
         # Read again under the lock: another run may have converged meanwhile.
         the_plan = diff(desired, engine, prune=prune, retry_failed=retry_failed)
+        # Git's manifests passed the policy before; a template from the history (a pin, a held service kept
+        # on what ran) is checked here: no old revision is a way around a policy written since.
+        for spec in the_plan.starting():
+            check_revision(f"{spec.name} (a revision recorded on the engine)", spec, policy)
         on_plan(the_plan)
         result = apply_plan(the_plan, engine, progress=progress, should_abort=should_abort, atomic=atomic,
                             runtime=runtime, stop_requested=stop_requested, secrets=secrets)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable
 from gitdeploy import notify, operations
 from gitdeploy.core.results import Outcome
 from gitdeploy.engine.base import Engine
-from gitdeploy.errors import GitDeployError
+from gitdeploy.errors import GitDeployError, SignatureRefused
 from gitdeploy.manifests.policy_check import check_policy
 from gitdeploy.manifests.policy_file import load_policy
 from gitdeploy.output import jsonout
@@ -64,6 +64,8 @@ class Watch:
     allow_empty: bool = False                        # a commit declaring no service prunes everything
     keyring: "Keyring | None" = None                 # opens the project's secrets (found on first use)
     policy_file: str | None = None                   # --policy; read every pass, so an edit takes effect
+    verify_signatures: bool = False                  # --verify-signatures (or the policy's signatures.required)
+    _refused_commit: str = field(default="", init=False)   # the last commit refused for its signature
     _last_failure: tuple[str, str] | None = field(default=None, init=False)
     failed_passes: int = field(default=0, init=False)   # in a row; 0 after a pass that did not fail
     _commit: str = field(default="", init=False)          # of the last pass that read one
@@ -102,21 +104,33 @@ class Watch:
         """Runs one pass; True if a newer commit pre-empted it (then the next pass starts at once)."""
         started = self.runtime.clock()
         preempted = threading.Event()
+        unverified = ""   # the commit, while its signature is being checked (and after, if refused)
         try:
             revision, desired = operations.read_desired(self.source, allow_empty=self.allow_empty,
                                                         keyring=self.keyring)
-            check_policy(revision, desired, load_policy(self.policy_file), self.source.env)   # refused: an error pass, nothing changed
+            policy = load_policy(self.policy_file)
+            check_policy(revision, desired, policy, self.source.env)   # refused: an error pass, nothing changed
+            if self.verify_signatures or policy.signatures.required:
+                unverified = revision.commit   # until verified: what runs keeps running
+                operations.verify_commit(revision, policy)
+                unverified = ""
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=lambda name, message: self.progress(
                     f"{desired.project} {name}", message),
                 should_abort=self._newer_commit(revision.commit, preempted), runtime=self.runtime,
-                secrets=operations.committed_secrets(revision, self.keyring) if self.keyring else None)
+                secrets=operations.committed_secrets(revision, self.keyring) if self.keyring else None,
+                policy=policy)
             document = jsonout.sync(revision, the_plan, result)
             self.log(self._line(f"{desired.project}@{revision.short_commit}", result.result.value, started,
                                 # A failure's reason is said here once (progress only names the replica).
                                 [f"{s.name} {s.outcome.value}" + (f": {s.message}" if s.outcome.went_wrong else "")
                                  for s in result.services if s.outcome not in (Outcome.UNCHANGED, Outcome.KEPT)]))
+        except SignatureRefused as exc:
+            document = jsonout.error(exc)
+            if unverified != self._refused_commit:   # logged once per commit (posted once per commit: _news)
+                self._refused_commit = unverified
+                self.log(self._line("", f"error: {exc.message}", started, []))
         except GitDeployError as exc:
             document = jsonout.error(exc)
             self.log(self._line("", f"error: {exc.message}", started, []))
@@ -129,8 +143,9 @@ class Watch:
                 import traceback
 
                 self.log(traceback.format_exc())
-        # A held revision or job (an earlier failure, waiting for Git) costs nothing: no reason to back off.
-        failed = "error" in document or any(unit.get("outcome") == "failed" and unit.get("action") != "held"
+        # A held revision or job (an earlier failure, waiting for Git) costs nothing: no reason to back off;
+        # nor does a commit refused for its signature (only a new commit can change that answer).
+        failed = (not unverified and "error" in document) or any(unit.get("outcome") == "failed" and unit.get("action") != "held"
                                             for unit in document.get("services", []) + document.get("jobs", []))
         self.failed_passes = self.failed_passes + 1 if failed else 0
         self._commit = document.get("commit") or (self._current_commit() if failed else self._commit)

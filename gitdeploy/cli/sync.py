@@ -9,6 +9,7 @@ from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.interrupt import graceful_stop
 from gitdeploy.cli.options import (Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
+                                   VerifySignatures,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
@@ -28,8 +29,8 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, 
          allow_empty: AllowEmpty = False, prune_volumes: PruneVolumes = False,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
-         age_key_file: AgeKeyFile = None, policy: PolicyFile = None, output: Output = OutputFormat.TEXT,
-         verbose: Verbose = False) -> None:
+         age_key_file: AgeKeyFile = None, policy: PolicyFile = None, verify_signatures: VerifySignatures = False,
+         output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Converge the engine to the manifests: create, roll out changes health-gated, scale, prune.
 
     Only changed services are touched, and jobs whose template is new are run, in dependsOn order: what
@@ -42,13 +43,14 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, 
     from gitdeploy.output import jsonout, progress, text
 
     command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file, policy_file=policy,
-                      checks_policy=True, env=env)
+                      checks_policy=True, verify_signatures=verify_signatures, env=env)
     show_plan = text.plan if not command.json else (lambda revision, p: None)
     with command.loaded() as (revision, desired), progress.progress(desired.project) as report, \
             graceful_stop() as stopped:
         the_plan, result = operations.sync(
             desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
             lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped, secrets=command.secrets(revision),
+            policy=command.policy,
             progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
         )
         if prune_volumes and not dry_run and not stopped():

@@ -10,6 +10,7 @@ import typer
 from gitdeploy.cli.command import Command
 from gitdeploy.cli.engine import Pull, docker_engine
 from gitdeploy.cli.options import (Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
+                                   VerifySignatures,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
 
@@ -22,7 +23,8 @@ Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL"
 def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
           retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING, lock_timeout: LockTimeout = 0.0,
           notify_webhook: Webhooks = None, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
-          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
+          verify_signatures: VerifySignatures = False, output: Output = OutputFormat.TEXT,
+          verbose: Verbose = False) -> None:
     """Sync every --interval when the commit changes or drift appears; one log line per pass.
 
     SIGTERM or SIGINT stop it after the pass in progress (a rollout is finished or rolled back, never abandoned).
@@ -54,4 +56,5 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
             if output.is_json else None,
             webhooks=tuple(notify_webhook or ()), prune=prune, retry_failed=retry_failed, lock_timeout=lock_timeout,
             verbose=verbose, allow_empty=allow_empty, keyring=command.keyring, policy_file=policy,
+            verify_signatures=verify_signatures,
         ).run()

@@ -15,7 +15,7 @@ import posixpath
 from dataclasses import dataclass
 from enum import Enum
 
-from gitdeploy.core.model import MountKind, ServiceSpec
+from gitdeploy.core.model import MountKind, ServiceSpec, VolumeSpec
 
 # Capabilities `securityContext.capAdd` may name without a policy: Docker's default set, which a
 # container has anyway unless `capDrop` took it away (`capDrop: [ALL]` then `capAdd: [NET_BIND_SERVICE]`).
@@ -26,8 +26,12 @@ SAFE_CAPABILITIES = frozenset({
 # Host paths no manifest may mount without a policy listing them exactly: the engine's socket (root on
 # the host), the host's configuration, kernel interfaces, the engine's own data; each with all beneath it,
 # and every folder above one (mounting /var hands over /var/run/docker.sock). "/" is above them all.
+# The issue's list, and what is as plainly root on the host: devices, root's home, the system's programs,
+# containerd and systemd's sockets, cron's spool. A deny list: `allow.hostPaths` turns it into an allow list.
 PROTECTED_HOST_PATHS = ("/var/run/docker.sock", "/run/docker.sock", "/etc", "/proc", "/sys", "/boot",
-                        "/var/lib/docker")
+                        "/var/lib/docker", "/dev", "/root", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+                        "/var/lib/containerd", "/run/containerd", "/var/run/containerd", "/run/systemd",
+                        "/run/dbus", "/var/spool/cron", "/var/lib/kubelet")
 
 
 class Rule(str, Enum):
@@ -142,14 +146,37 @@ def violations(spec: ServiceSpec, policy: Policy) -> tuple[Violation, ...]:
     return tuple(found)
 
 
+def volume_violations(volume: VolumeSpec, policy: Policy) -> tuple[Violation, ...]:
+    """A `local` volume with a `device` option mounts from the host: a folder (`type: none`, `o: bind`) is a
+    host path, a /dev/ node a device, each under the same rules as in a service. Other devices (an NFS
+    export) and other drivers (installed by the host's operator) are left to them."""
+    options = dict(volume.driver_opts)
+    device = options.get("device", "")
+    if volume.external or volume.driver != "local" or not device.startswith("/"):
+        return ()
+    path = ("spec", "driverOpts", "device")
+    bind = options.get("type", "") in ("", "none") or "bind" in options.get("o", "").split(",")
+    if bind and not normalised(device).startswith("/dev/"):
+        if not host_path_allowed(device, policy):
+            return (Violation(path, Rule.HOST_PATHS, _host_path_hint(device, policy)),)
+    elif device not in (policy.devices or ()):
+        return (Violation(path, Rule.DEVICES, f"{device} in allow.devices"),)
+    return ()
+
+
 def host_path_allowed(path: str, policy: Policy) -> bool:
-    normal = posixpath.normpath(path)
+    normal = normalised(path)
     listed = policy.host_paths or ()
     if protected(normal):
-        return normal in (posixpath.normpath(p) for p in listed)   # only when listed exactly
+        return normal in (normalised(p) for p in listed)   # only when listed exactly
     if policy.host_paths is None:
         return True
-    return any(_beneath(normal, posixpath.normpath(prefix)) for prefix in listed)
+    return any(_beneath(normal, normalised(prefix)) for prefix in listed)
+
+
+def normalised(path: str) -> str:
+    """The path as the kernel sees it: `..` resolved, and `//x` is `/x` (POSIX normpath keeps two slashes)."""
+    return "/" + posixpath.normpath(path).lstrip("/")
 
 
 def protected(path: str) -> bool:
@@ -162,6 +189,6 @@ def _beneath(path: str, folder: str) -> bool:
 
 
 def _host_path_hint(path: str, policy: Policy) -> str:
-    if protected(posixpath.normpath(path)):
+    if protected(normalised(path)):
         return f"{path} listed exactly in allow.hostPaths (it reaches the host's own files)"
     return f"a folder under {', '.join(policy.host_paths or ())}"

@@ -318,6 +318,7 @@ class DockerEngine:
                         extra_labels: dict[str, str], aliases: list[str], hostname: str) -> str:
         """Creates and starts one container of `spec` on the project network; leaves nothing behind on failure."""
         self._still_locked()
+        _no_links_into_the_host(spec)
         api, network = self._api, L.network_name(project)
         secret_mounts, secret_env = self._secret_mounts(project, spec)
         labels = dict(spec.labels) | {
@@ -602,6 +603,25 @@ def _on_this_machine() -> bool:
     address = urllib.parse.urlsplit(engine_address())
     return address.scheme in ("unix", "npipe") or (address.scheme == "tcp" and address.hostname in
                                                      ("localhost", "127.0.0.1", "::1"))
+
+
+def _no_links_into_the_host(spec: ServiceSpec) -> None:
+    """The policy judged each hostPath as written; the kernel follows symbolic links. A link that a replica
+    could have made (in a folder it may write) into a path the policy protects is refused here, at the last
+    moment, on the engine's own machine (a remote engine's links cannot be seen from here)."""
+    from gitdeploy.core.policy import normalised, protected
+    from gitdeploy.errors import PolicyViolation
+
+    if not _on_this_machine():
+        return
+    for mount in spec.mounts:
+        if mount.kind is MountKind.HOST_PATH:
+            real = os.path.realpath(mount.source)
+            if real != normalised(mount.source) and protected(real):
+                raise PolicyViolation([], "", [f"write the real path, {real}, in the manifest (and list it exactly "
+                                                "in allow.hostPaths)"],
+                                      what=f"{spec.name}: hostPath {mount.source} is a link to {real}, which the "
+                                           "host's policy protects; refused")
 
 
 def _engine_healthcheck(spec: ServiceSpec) -> dict | None:

@@ -8,7 +8,7 @@ the file, line and column of each refused value.
 from __future__ import annotations
 
 from gitdeploy.core.model import DesiredState, ServiceSpec
-from gitdeploy.core.policy import Item, Policy, Violation, violations
+from gitdeploy.core.policy import Item, Policy, Violation, violations, volume_violations
 from gitdeploy.core.revision import Revision
 from gitdeploy.errors import PolicyViolation, Problem
 
@@ -16,21 +16,23 @@ from gitdeploy.errors import PolicyViolation, Problem
 def check_policy(revision: Revision, desired: DesiredState, policy: Policy, env: str | None = None) -> None:
     """Raises PolicyViolation (every refusal, located) when the manifests ask what `policy` does not allow."""
     kinds = {spec.name: "Service" for spec in desired.services} | {job.name: "Job" for job in desired.jobs}
-    found = [(kinds[spec.name], spec, v) for spec in desired.runnable() for v in violations(spec, policy)]
+    found = [(kinds[spec.name], spec.name, v) for spec in desired.runnable() for v in violations(spec, policy)]
+    found += [("Volume", volume.name, v) for volume in desired.volumes for v in volume_violations(volume, policy)]
     if found:
         raise PolicyViolation(_located(revision, env, found, policy), policy.source,
                               [v.hint for _, _, v in found])
 
 
 def check_revision(what: str, spec: ServiceSpec, policy: Policy) -> None:
-    """A spec from the history (a rollback's target), checked as its manifest would be: one line naming it."""
+    """A spec from the history (a rollback's target, a pin or held revision sync would start), checked as
+    its manifest would be: one line naming it."""
     refused = violations(spec, policy)
     if refused:
         raise PolicyViolation([], policy.source, [v.hint for v in refused], what=f"{what}: " + "; ".join(
             v.message(policy, _resolved(None, v.path)[1]) for v in refused))
 
 
-def _located(revision: Revision, env: str | None, found: list[tuple[str, ServiceSpec, Violation]],
+def _located(revision: Revision, env: str | None, found: list[tuple[str, str, Violation]],
              policy: Policy) -> list[Problem]:
     """Each refusal at the file, line and column that set the value (an environment's overlay, or the base)."""
     from gitdeploy.core.revision import SourceTree
@@ -40,12 +42,11 @@ def _located(revision: Revision, env: str | None, found: list[tuple[str, Service
     documents = {(d.body.get("kind"), str((d.body.get("metadata") or {}).get("name"))): d
                  for d in manifest_documents(SourceTree(revision, read_files(revision)), env)}
     problems = []
-    for kind, spec, violation in found:
-        doc = documents.get((kind, spec.name))
+    for kind, name, violation in found:
+        doc = documents.get((kind, name))
         path, text = _resolved(doc.body if doc is not None else None, violation.path)
         message = violation.message(policy, text)
-        problems.append(doc.problem(path, message) if doc is not None else Problem(spec.source or spec.name, 1, 1,
-                                                                                  message))
+        problems.append(doc.problem(path, message) if doc is not None else Problem(f"{kind} {name}", 1, 1, message))
     return problems
 
 

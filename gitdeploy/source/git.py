@@ -17,6 +17,15 @@ hashes in Python instead of running `git status` (which would run the
 repository's fsmonitor, filters and hooks). Credentials in a URL never reach
 the disk: the mirror is cloned from the URL without them, and they are handed
 to git for each fetch in its environment.
+
+Replacement objects (`refs/replace/`, `git replace`) are switched off for every
+git process of gitdeploy (GIT_NO_REPLACE_OBJECTS, set by `resolve`): a pushed
+replace ref would otherwise swap the tree of a signed commit for another one
+while its signature still checks out (source/signatures.py).
+
+Known limit: a local repository whose own `.git/config` someone else can write
+may declare a partial clone (`extensions.partialClone`) whose lazy fetch runs
+its `uploadpack` program; git 2.45's GIT_NO_LAZY_FETCH would close it.
 """
 from __future__ import annotations
 
@@ -53,6 +62,8 @@ def read_tree(repo: str, ref: str | None = None, path: str | None = None,
 
 def resolve(repo: str, ref: str | None = None, path: str | None = None,
             cache_dir: Path | None = None) -> Revision:
+    # For this process and every git it starts (GitPython's too): what is read is what is committed.
+    os.environ["GIT_NO_REPLACE_OBJECTS"] = "1"
     if ref is not None and (not ref or ref.startswith("-")):
         raise SourceError(f"--ref '{ref}' is not a ref", hint="give a branch, tag or commit")
     transport = _TRANSPORT.match(repo)

@@ -18,6 +18,8 @@ def test_the_built_in_policy_refuses_the_docker_socket_and_privileged_before_any
     repo.service("agent", securityContext={"privileged": True},
                  volumes=[{"hostPath": "/srv/agent", "path": "/srv"},
                           {"hostPath": "/var/run/docker.sock", "path": "/var/run/docker.sock"}])
+    (repo.root / "volumes.yaml").write_text("apiVersion: gitdeploy/v1\nkind: Volume\nmetadata: {name: etc}\n"
+                                            "spec:\n  driverOpts: {type: none, o: bind, device: /etc}\n")
     repo.commit()
     for command in ("validate", "diff", "sync"):
         refused = gitdeploy(command, "--repo", str(repo.root))
@@ -28,6 +30,7 @@ def test_the_built_in_policy_refuses_the_docker_socket_and_privileged_before_any
         assert any(line.endswith(": spec.volumes[1].hostPath: not allowed by policy (built-in default)")
                    for line in lines), lines
         assert not any("volumes[0]" in line for line in lines), "an ordinary host folder is allowed"
+        assert "volumes.yaml:5:43: spec.driverOpts.device: not allowed by policy (built-in default)" in lines, lines
     assert containers(api, project) == [], "not even the service that was fine: nothing changes"
 
 

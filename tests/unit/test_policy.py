@@ -79,3 +79,28 @@ def test_a_refusal_names_the_path_the_policy_and_its_rule():
     (socket,) = violations(host_path("/var/run/docker.sock"), BUILT_IN)
     assert socket.path == ("spec", "volumes", Item("hostPath", "/var/run/docker.sock"), "hostPath")
     assert socket.hint.startswith("/var/run/docker.sock listed exactly in allow.hostPaths")
+
+
+@pytest.mark.parametrize("path", ["//var/run/docker.sock", "//etc", "/usr/bin", "/root/.ssh", "/dev",
+                                  "/run/containerd/containerd.sock", "/var/spool/cron/crontabs"])
+def test_more_ways_to_the_host_are_refused(path):
+    assert [v.rule for v in violations(host_path(path), BUILT_IN)] == [Rule.HOST_PATHS]
+
+
+# (id, driver options of a local volume, the rules that refuse it)
+VOLUME_CASES = [
+    ("a plain volume", (), []),
+    ("a bind of a host folder", (("device", "/srv/data"), ("o", "bind"), ("type", "none")), []),
+    ("a bind of /etc", (("device", "/etc"), ("o", "bind"), ("type", "none")), [Rule.HOST_PATHS]),
+    ("a block device", (("device", "/dev/sda1"), ("type", "ext4")), [Rule.DEVICES]),
+    ("an NFS export", (("device", ":/exports/shop"), ("o", "addr=10.0.0.5"), ("type", "nfs")), []),
+]
+
+
+@pytest.mark.parametrize("options, rules", [c[1:] for c in VOLUME_CASES], ids=[c[0] for c in VOLUME_CASES])
+def test_a_local_volume_that_mounts_from_the_host_follows_the_same_rules(options, rules):
+    from gitdeploy.core.model import VolumeSpec
+    from gitdeploy.core.policy import volume_violations
+
+    volume = VolumeSpec("data", "shop_data", "local", options)
+    assert [v.rule for v in volume_violations(volume, BUILT_IN)] == rules

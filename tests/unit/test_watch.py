@@ -164,3 +164,22 @@ def test_a_broken_commit_backs_off_until_the_next_commit(repo):
     loop.stop.waits.clear()
     loop._rest()
     assert loop.stop.waits == [1.0]
+
+
+def test_an_unsigned_commit_is_refused_once_per_commit_without_backing_off(repo, webhook, tmp_path):
+    import json
+
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text("")   # nobody: every commit is refused
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(json.dumps({"apiVersion": "gitdeploy/v1", "kind": "Policy",
+                                  "signatures": {"required": True, "allowedSigners": str(allowed)}}))
+    engine = FakeEngine()
+    loop, lines = watch(repo, engine, webhooks=(webhook.url,), policy_file=str(policy))
+    for _ in range(3):
+        loop.one_pass()
+    refusals = [line for line in lines if "is not signed" in line]
+    assert len(refusals) == 1 and loop.failed_passes == 0
+    assert engine.replicas == {}, "nothing of it was deployed"
+    (posted,) = [d["error"]["message"] for d in webhook.bodies]
+    assert posted.endswith("is not signed; only commits signed by a trusted key deploy here") and posted in refusals[0]
