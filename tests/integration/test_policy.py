@@ -30,7 +30,7 @@ def test_the_built_in_policy_refuses_the_docker_socket_and_privileged_before_any
         assert any(line.endswith(": spec.volumes[1].hostPath: not allowed by policy (built-in default)")
                    for line in lines), lines
         assert not any("volumes[0]" in line for line in lines), "an ordinary host folder is allowed"
-        assert "volumes.yaml:5:43: spec.driverOpts.device: not allowed by policy (built-in default)" in lines, lines
+        assert "volumes.yaml:5:45: spec.driverOpts.device: not allowed by policy (built-in default)" in lines, lines
     assert containers(api, project) == [], "not even the service that was fine: nothing changes"
 
 
