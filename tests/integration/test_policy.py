@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.integration.conftest import containers, gitdeploy
 
 
@@ -71,3 +73,22 @@ def test_a_policy_restricts_images_and_host_paths_and_a_broken_policy_stops_ever
     assert f"{tmp_path / 'typo.yaml'}:4:3: allow.hostpaths: unknown key; did you mean 'hostPaths'?" in broken.stderr
     missing = gitdeploy("sync", "--repo", str(repo.root), "--policy", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 1 and "cannot read the policy file" in missing.stderr
+
+
+# (what the manifest asks, the refusal's path) — each a built-in default refusal, found by validate
+REFUSALS = [
+    ({"hostNetwork": True, "command": ["sleep", "60"]}, "spec.hostNetwork"),
+    ({"securityContext": {"capAdd": ["SYS_ADMIN"]}}, "spec.securityContext.capAdd[0]"),
+    ({"devices": ["/dev/fuse"]}, "spec.devices[0]"),
+    ({"volumes": [{"hostPath": "/", "path": "/host"}]}, "spec.volumes[0].hostPath"),
+    ({"volumes": [{"hostPath": "/etc/ssl", "path": "/ssl", "readOnly": True}]}, "spec.volumes[0].hostPath"),
+]
+
+
+@pytest.mark.parametrize("spec, path", REFUSALS, ids=[r[1] for r in REFUSALS])
+def test_each_built_in_refusal(repo, spec, path):
+    repo.service("web", **spec)
+    repo.commit()
+    refused = gitdeploy("validate", "--repo", str(repo.root))
+    assert refused.returncode == 1
+    assert f": {path}: not allowed by policy (built-in default)" in refused.stderr, refused.stderr
