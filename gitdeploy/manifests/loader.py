@@ -86,10 +86,15 @@ def _manifests(tree: SourceTree, env: str | None, problems: list[Problem]) -> tu
     project, environments = _project_file(project_file.path, project_file.data, problems)
     if project is not None:
         project = _environment_project(project, environments, env)
-    parsed = [(source, *parse(source.path, source.data)) for source in tree.files
-              if source.path != project_path and source.path.endswith(MANIFEST_SUFFIXES)
-              and (environments is None or not overlays.in_overlays(_relative(source.path, revision.root))
-                   or overlays.of_environment(_relative(source.path, revision.root), env or ""))]
+    # With environments (or a project file too broken to tell), environments/ holds overlays, not base manifests.
+    overlaid = environments is not None or project is None
+    manifests = [f for f in tree.files if f.path != project_path and f.path.endswith(MANIFEST_SUFFIXES)]
+    if environments is not None:
+        problems.extend(_stray_overlays(manifests, revision.root, environments))
+    parsed = [(source, *parse(source.path, source.data)) for source in manifests
+              if not (overlaid and overlays.in_overlays(_relative(source.path, revision.root)))
+              or (environments is not None and overlays.of_environment(_relative(source.path, revision.root),
+                                                                       env or ""))]
     # A file that a `files` or `secrets` entry names is data, not a manifest, whatever its suffix.
     data_files = {revision.path_of(f["source"]) for _, documents, _ in parsed for doc in documents
                   for field in ("files", "secrets") for f in _entries(doc, field)}
@@ -107,6 +112,22 @@ def _manifests(tree: SourceTree, env: str | None, problems: list[Problem]) -> tu
     merged, overlay_problems = overlays.apply(base, overlay, env or "")
     problems.extend(overlay_problems)
     return project, merged
+
+
+def _stray_overlays(files: list, root: str, environments: dict) -> list[Problem]:
+    """A manifest under environments/ that belongs to no declared environment: a misnamed folder would
+    otherwise leave that environment on the bare base manifests, silently."""
+    problems = []
+    for file in files:
+        relative = _relative(file.path, root)
+        if overlays.in_overlays(relative):
+            folder = relative.split("/")[1] if relative.count("/") >= 2 else ""
+            if folder not in environments:
+                what = f"environments/{folder}/ is not a declared environment{did_you_mean(folder, sorted(environments))}" \
+                    if folder else "a manifest directly in environments/ belongs to no environment"
+                problems.append(Problem(file.path, 1, 1, f"{what}; {PROJECT_FILE} declares: "
+                                                         f"{', '.join(sorted(environments))}"))
+    return problems
 
 
 def _relative(path: str, root: str) -> str:
@@ -128,11 +149,16 @@ def _environment_project(project: str, environments: dict | None, env: str | Non
     if env not in environments:
         raise SourceError(f"--env {env}: no such environment{did_you_mean(env, names)}",
                           hint=f"{PROJECT_FILE} declares: {', '.join(names)}")
-    chosen = str((environments[env] or {}).get("project") or f"{project}-{env}")
-    if len(chosen) > 40:
-        raise SourceError(f"--env {env}: the project name {chosen} is longer than 40 characters",
+    chosen = {name: str((settings or {}).get("project") or f"{project}-{name}")
+              for name, settings in environments.items()}
+    if len(chosen[env]) > 40:
+        raise SourceError(f"--env {env}: the project name {chosen[env]} is longer than 40 characters",
                           hint=f"give the environment its own: environments: {{{env}: {{project: NAME}}}}")
-    return chosen
+    sharing = sorted(name for name, other in chosen.items() if other == chosen[env] and name != env)
+    if sharing:   # one engine project for two: a sync of one would prune the other's services
+        raise SourceError(f"--env {env}: environments {env} and {', '.join(sharing)} are the same project "
+                          f"{chosen[env]} on the engine", hint=f"give each its own project in {PROJECT_FILE}")
+    return chosen[env]
 
 
 def empty_project(root: str, commit: str) -> SourceError:
@@ -205,7 +231,14 @@ def _project_file(path: str, data: bytes, problems: list[Problem]) -> tuple[str 
     if found:
         return None, None
     body = documents[0].body
-    return str(body["project"]), (dict(body["environments"]) if "environments" in body else None)
+    if "environments" not in body:
+        return str(body["project"]), None
+    environments = body["environments"]
+    if not environments or not all(isinstance(name, str) for name in environments):
+        problems.append(documents[0].problem(["environments"], "environments: name each environment with a word "
+                                                               "(staging: {}, prod: {project: shop})"))
+        return None, None
+    return str(body["project"]), dict(environments)
 
 
 def _is_manifest(doc: Document, problems: list[Problem]) -> bool:

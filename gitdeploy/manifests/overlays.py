@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from gitdeploy.errors import Problem
+from gitdeploy.manifests.schema import did_you_mean
 from gitdeploy.manifests.yamldoc import Document
 
 FOLDER = "environments"
@@ -53,15 +54,25 @@ def apply(base: list[Document], overlay: list[Document], env: str) -> tuple[list
             merged.append(doc)
         elif change.body.get("delete") is not True:
             merged.append(replace(doc, body=_merge(doc.body, _without_delete(change.body)), overlay=change))
+    names = {kind: sorted(n for k, n in filter(None, map(_object_of, base)) if k == kind) for kind, _ in by_object}
     for key, doc in by_object.items():   # objects the base does not have: added, whole
+        guess = did_you_mean(key[1], names.get(key[0], []))
         if doc.body.get("delete") is True:
             problems.append(doc.problem(["delete"], f"delete: there is no {key[0]} {key[1]} in the base manifests "
-                                                    "to delete"))
+                                                    f"to delete{guess}"))
+        elif "apiVersion" not in doc.body:
+            problems.append(doc.problem(["metadata", "name"], f"metadata.name: there is no {key[0]} {key[1]} in the "
+                                        f"base manifests to overlay{guess}; an object added here is written whole, "
+                                        "with apiVersion"))
         else:
-            merged.append(replace(doc, body=_without_delete(doc.body)))
+            merged.append(replace(doc, body=_without_nulls(_without_delete(doc.body))))
     for doc in overlay:
-        if "delete" in (doc.body if isinstance(doc.body, dict) else {}) and not isinstance(doc.body["delete"], bool):
+        body = doc.body if isinstance(doc.body, dict) else {}
+        if "delete" in body and not isinstance(body["delete"], bool):
             problems.append(doc.problem(["delete"], "delete: write delete: true to remove the object here"))
+        elif body.get("delete") is True and set(body) - {"apiVersion", "kind", "metadata", "delete"}:
+            problems.append(doc.problem(["delete"], "delete: true removes the object; leave out everything else "
+                                                    "but kind and metadata.name"))
     return merged, problems
 
 
@@ -74,6 +85,12 @@ def _object_of(doc: Document) -> tuple[str, str] | None:
     return (body["kind"], str(name)) if isinstance(name, (str, int)) else None
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
 def _without_delete(body: dict) -> dict:
     return {k: v for k, v in body.items() if k != "delete"}
 
@@ -81,7 +98,7 @@ def _without_delete(body: dict) -> dict:
 def _merge(base: Any, change: Any) -> Any:
     """Mappings merge key by key (None removes a key); anything else the change replaces."""
     if not isinstance(base, dict) or not isinstance(change, dict):
-        return change
+        return _without_nulls(change)   # a null that removes nothing (the base has no such map) is no value
     merged = dict(base)
     for key, value in change.items():
         if value is None:

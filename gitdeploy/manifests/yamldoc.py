@@ -45,8 +45,10 @@ class Document:
     # An environment's overlay merged into this document (manifests/overlays.py): what it sets is located there.
     overlay: "Document | None" = field(default=None, compare=False, repr=False)
 
-    def _set_by_overlay(self, path: list[Any]) -> bool:
-        if self.overlay is None:
+    def _set_by_overlay(self, path: list[Any], at_key: bool = False) -> bool:
+        """Whether the overlay wrote what is at `path`: a value it replaced (not a mapping both of them fill),
+        or a key it added. Problems of the document as a whole, or of a merged mapping, point at the base."""
+        if self.overlay is None or not path:
             return False
         node = self.overlay.body
         for step in path:
@@ -56,7 +58,7 @@ class Document:
                 node = node[step]
             else:
                 return False
-        return True
+        return at_key or not isinstance(node, dict)
 
     def written(self, path: list[Any]) -> str | None:
         """The text of the plain scalar at `path` exactly as written (`1.10`, `0x1F`), or None.
@@ -86,7 +88,7 @@ class Document:
         return match.group("value")
 
     def problem(self, path: Iterable[Any], message: str, *, at_key: bool = False) -> Problem:
-        if self._set_by_overlay(list(path)):
+        if self._set_by_overlay(list(path), at_key):
             return self.overlay.problem(path, message, at_key=at_key)
         if self.node is not None:
             line, column = node_position(self.node, list(path), at_key=at_key, default=(self.line, 1))

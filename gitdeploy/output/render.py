@@ -13,6 +13,8 @@ from typing import Any
 from gitdeploy.manifests.yamldoc import Document
 
 KIND_ORDER = {"Volume": 0, "Job": 1, "Service": 2}
+# Values that reach the container as the text written (manifests/build.py: `1.10` stays "1.10"): printed so.
+AS_WRITTEN = (("spec", "env"), ("metadata", "labels"), ("spec", "driverOpts"))
 
 
 def rendered(documents: list[Document], header: str) -> str:
@@ -36,6 +38,8 @@ def _commented(doc: Document, value: Any, path: list) -> Any:
     if isinstance(value, dict):
         mapping = CommentedMap()
         for key, item in value.items():
+            if tuple(path) in AS_WRITTEN and not isinstance(item, (str, dict, list)):
+                item = doc.written([*path, key]) or str(item)
             mapping[key] = _commented(doc, item, [*path, key])
             if not isinstance(item, (dict, list)):
                 mapping.yaml_add_eol_comment(_origin(doc, [*path, key]), key)

@@ -90,3 +90,32 @@ def test_an_overlay_must_name_its_object_once_and_delete_only_what_exists():
     assert any("names its object with kind and metadata.name" in m for m in messages), messages
     assert any("Service api is overlaid twice in environment prod" in m for m in messages), messages
     assert any("there is no Service ghost in the base manifests to delete" in m for m in messages), messages
+
+
+def test_two_environments_on_one_project_and_a_misnamed_folder_are_refused():
+    shared = ("gitdeploy.yaml", "project: shop\nenvironments:\n  staging: {}\n  prod: {project: shop-staging}\n")
+    with pytest.raises(SourceError, match="environments prod and staging are the same project shop-staging"):
+        load_desired(tree(shared, API), env="prod")
+    with pytest.raises(ManifestError) as caught:
+        desired("prod", overlay("production", "api.yaml", "kind: Service\nmetadata: {name: api}\n"))
+    assert [str(p) for p in caught.value.problems] == [
+        "environments/production/api.yaml:1:1: environments/production/ is not a declared environment; "
+        "gitdeploy.yaml declares: prod, staging"]
+
+
+def test_a_mistyped_overlay_gets_a_did_you_mean_and_a_base_problem_is_located_in_the_base():
+    with pytest.raises(ManifestError) as caught:
+        desired("prod", overlay("prod", "api.yaml", "kind: Service\nmetadata: {name: apii}\nspec: {replicas: 2}\n"))
+    assert "there is no Service apii in the base manifests to overlay; did you mean 'api'?" in \
+        str(caught.value.problems[0])
+    no_image = ("services/api.yaml", service("api", "replicas: 1"))
+    with pytest.raises(ManifestError) as caught:
+        desired("prod", overlay("prod", "api.yaml", "kind: Service\nmetadata: {name: api}\nspec: {replicas: 2}\n"),
+                base=(no_image,))
+    assert str(caught.value.problems[0]).startswith("services/api.yaml:"), caught.value.problems
+
+
+def test_null_where_the_base_has_no_such_map_is_no_value():
+    prod = desired("prod", overlay("prod", "api.yaml", "kind: Service\nmetadata: {name: api}\n"
+                                                       "spec: {resources: {cpus: null, memory: 64Mi}}\n"))
+    assert prod.service("api").memory == 64 * 1024 * 1024 and prod.service("api").cpus is None
