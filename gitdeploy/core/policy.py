@@ -10,7 +10,6 @@ rule that refused it. The manifests package locates them (file:line:column).
 """
 from __future__ import annotations
 
-import fnmatch
 import posixpath
 from dataclasses import dataclass
 from enum import Enum
@@ -115,7 +114,7 @@ def violations(spec: ServiceSpec, policy: Policy) -> tuple[Violation, ...]:
     """Everything `spec` asks of the host that `policy` does not allow, in manifest order."""
     found: list[Violation] = []
     context = spec.security_context
-    if policy.images is not None and not any(fnmatch.fnmatchcase(spec.image, p) for p in policy.images):
+    if policy.images is not None and not _image_allowed(spec.image, policy.images):
         found.append(Violation(("spec", "image"), Rule.IMAGES,
                                f"an image matching {', '.join(policy.images)}"))
     if context is not None and context.privileged and not policy.privileged:
@@ -162,6 +161,12 @@ def volume_violations(volume: VolumeSpec, policy: Policy) -> tuple[Violation, ..
     elif device not in (policy.devices or ()):
         return (Violation(path, Rule.DEVICES, f"{device} in allow.devices"),)
     return ()
+
+
+def _image_allowed(image: str, patterns: tuple[str, ...]) -> bool:
+    import fnmatch   # only with allow.images: 3 ms of every no-op pass otherwise
+
+    return any(fnmatch.fnmatchcase(image, pattern) for pattern in patterns)
 
 
 def host_path_allowed(path: str, policy: Policy) -> bool:
