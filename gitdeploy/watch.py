@@ -10,7 +10,10 @@ A pass that fails (an error, or a service or job that failed) is tried again,
 but not at full speed: after consecutive failed passes the wait doubles, up to
 BACKOFF_LIMIT intervals, and a new commit ends the wait at once (it is looked
 for every interval). A held revision (exit 3) is no failed pass: it costs
-nothing and waits for Git.
+nothing and waits for Git. Nor is a commit refused for its signature
+(docs/policy.md): what runs keeps running, the refusal is logged and posted
+once per commit, and only a new commit can change the answer. The host's policy
+file is read every pass, so an operator's edit takes effect at the next one.
 
 Stopping (SIGTERM/SIGINT) sets a flag checked between passes: a pass in
 progress finishes, so a rollout is completed or rolled back, never abandoned
@@ -132,9 +135,11 @@ class Watch:
                 self._refused_commit = unverified
                 self.log(self._line("", f"error: {exc.message}", started, []))
         except GitDeployError as exc:
+            unverified = ""   # not a refusal (ssh-keygen missing, a broken policy): a failed pass, backed off
             document = jsonout.error(exc)
             self.log(self._line("", f"error: {exc.message}", started, []))
         except Exception as exc:  # noqa: BLE001 - a bug in one pass must not end the watch; it is logged, not hidden
+            unverified = ""
             error = GitDeployError(f"internal error: {type(exc).__name__}: {exc}",
                                    hint="please report it; the next pass runs as usual")
             document = jsonout.error(error)
@@ -145,8 +150,9 @@ class Watch:
                 self.log(traceback.format_exc())
         # A held revision or job (an earlier failure, waiting for Git) costs nothing: no reason to back off;
         # nor does a commit refused for its signature (only a new commit can change that answer).
-        failed = (not unverified and "error" in document) or any(unit.get("outcome") == "failed" and unit.get("action") != "held"
-                                            for unit in document.get("services", []) + document.get("jobs", []))
+        failed = (not unverified and "error" in document) or any(
+            unit.get("outcome") == "failed" and unit.get("action") != "held"
+            for unit in document.get("services", []) + document.get("jobs", []))
         self.failed_passes = self.failed_passes + 1 if failed else 0
         self._commit = document.get("commit") or (self._current_commit() if failed else self._commit)
         if self.emit:
