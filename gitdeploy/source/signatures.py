@@ -76,6 +76,7 @@ def _verify_ssh(short: str, payload: bytes, signature_file: Path, allowed: str, 
     if not allowed:
         raise SignatureRefused(f"commit {short} is signed with an SSH key, and no allowed signers file is set",
                                hint=f"set signatures.allowedSigners in the policy {policy_file or '(--policy)'}")
+    _readable(allowed, "allowed signers file")
     found = _run(["ssh-keygen", "-Y", "find-principals", "-s", str(signature_file), "-f", allowed])
     for principal in found.stdout.decode(errors="replace").split():
         checked = _run(["ssh-keygen", "-Y", "verify", "-f", allowed, "-I", principal, "-n", "git",
@@ -96,6 +97,7 @@ def _verify_gpg(short: str, payload: bytes, signature_file: Path, folder: Path, 
     if not keyring:
         raise SignatureRefused(f"commit {short} is signed with a GPG key, and no trusted keyring is set",
                                hint=f"set signatures.gpgKeyring in the policy {policy_file or '(--policy)'}")
+    _readable(keyring, "trusted keyring")
     payload_file = folder / "commit.payload"
     payload_file.write_bytes(payload)
     home = folder / "gnupg"   # an empty home: no user's keys, config or agent take part
@@ -115,6 +117,16 @@ def _verify_gpg(short: str, payload: bytes, signature_file: Path, folder: Path, 
                                "refused", hint="import the signer's public key into the trusted keyring, if it is "
                                                "to deploy")
     raise SignatureRefused(f"commit {short}: its GPG signature does not verify; refused")
+
+
+def _readable(path: str, what: str) -> None:
+    """A trust file the policy names must be there: otherwise every commit would read as a stranger's."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise GitDeployError(f"cannot read the {what} {path}: {exc.strerror or exc}",
+                             hint="fix the path in the host's policy (signatures), or the file's permissions") from None
 
 
 def _raw_commit(location: str, commit: str) -> bytes:

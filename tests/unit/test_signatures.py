@@ -27,3 +27,24 @@ def test_an_unsigned_commit_has_no_signature_and_a_second_header_is_dropped():
     both = COMMIT.replace(b"\n\nv1", b"\ngpgsig-sha256 second\n more\n\nv1", 1)
     payload, signature = split_signature(both)
     assert b"second" not in signature and b"gpgsig" not in payload.split(b"\n\n")[0]
+
+
+def test_a_missing_trust_file_is_an_error_not_a_strangers_signature(tmp_path):
+    import subprocess
+
+    import pytest
+
+    from gitdeploy.core.policy import SignaturePolicy
+    from gitdeploy.errors import GitDeployError, SignatureRefused
+    from gitdeploy.source.signatures import verify
+
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a", "-c", "gpg.format=ssh",
+                    "-c", f"user.signingkey={key}", "commit", "-q", "--allow-empty", "-S", "-m", "x"], check=True)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    with pytest.raises(GitDeployError, match="cannot read the allowed signers file") as caught:
+        verify(str(repo), head, SignaturePolicy(True, str(tmp_path / "missing")), "policy.yaml")
+    assert not isinstance(caught.value, SignatureRefused)
