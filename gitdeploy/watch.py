@@ -107,16 +107,14 @@ class Watch:
         """Runs one pass; True if a newer commit pre-empted it (then the next pass starts at once)."""
         started = self.runtime.clock()
         preempted = threading.Event()
-        unverified = ""   # the commit, while its signature is being checked (and after, if refused)
+        refused = False   # the commit's signature was refused: waiting for Git, not a failed pass
         try:
             revision, desired = operations.read_desired(self.source, allow_empty=self.allow_empty,
                                                         keyring=self.keyring)
             policy = load_policy(self.policy_file)
             check_policy(revision, desired, policy, self.source.env)   # refused: an error pass, nothing changed
             if self.verify_signatures or policy.signatures.required:
-                unverified = revision.commit   # until verified: what runs keeps running
-                operations.verify_commit(revision, policy)
-                unverified = ""
+                operations.verify_commit(revision, policy)   # refused: what runs keeps running
             the_plan, result = operations.sync(
                 desired, self.engine, prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=lambda name, message: self.progress(
@@ -129,17 +127,16 @@ class Watch:
                                 # A failure's reason is said here once (progress only names the replica).
                                 [f"{s.name} {s.outcome.value}" + (f": {s.message}" if s.outcome.went_wrong else "")
                                  for s in result.services if s.outcome not in (Outcome.UNCHANGED, Outcome.KEPT)]))
-        except SignatureRefused as exc:
+        except SignatureRefused as exc:   # raised only after read_desired, so `revision` is the refused commit
+            refused = True
             document = jsonout.error(exc)
-            if unverified != self._refused_commit:   # logged once per commit (posted once per commit: _news)
-                self._refused_commit = unverified
+            if revision.commit != self._refused_commit:   # logged once per commit (posted once per commit: _news)
+                self._refused_commit = revision.commit
                 self.log(self._line("", f"error: {exc.message}", started, []))
-        except GitDeployError as exc:
-            unverified = ""   # not a refusal (ssh-keygen missing, a broken policy): a failed pass, backed off
+        except GitDeployError as exc:   # ssh-keygen missing, a broken policy: a failed pass, backed off
             document = jsonout.error(exc)
             self.log(self._line("", f"error: {exc.message}", started, []))
         except Exception as exc:  # noqa: BLE001 - a bug in one pass must not end the watch; it is logged, not hidden
-            unverified = ""
             error = GitDeployError(f"internal error: {type(exc).__name__}: {exc}",
                                    hint="please report it; the next pass runs as usual")
             document = jsonout.error(error)
@@ -150,7 +147,7 @@ class Watch:
                 self.log(traceback.format_exc())
         # A held revision or job (an earlier failure, waiting for Git) costs nothing: no reason to back off;
         # nor does a commit refused for its signature (only a new commit can change that answer).
-        failed = (not unverified and "error" in document) or any(
+        failed = (not refused and "error" in document) or any(
             unit.get("outcome") == "failed" and unit.get("action") != "held"
             for unit in document.get("services", []) + document.get("jobs", []))
         self.failed_passes = self.failed_passes + 1 if failed else 0

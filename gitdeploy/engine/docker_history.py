@@ -93,14 +93,16 @@ def forget(api, project: str, events: tuple[RevisionEvent, ...]) -> None:
         return event is not None and _key(event) in doomed
 
     for image in _images(api, project):
-        items = _group_items(image)
+        labels = _decoded(image.get("Labels") or {})
+        items = _group_items(labels)
         if items is None:   # one event
-            if not is_doomed(_event_of(_decoded(image.get("Labels") or {}))):
+            if not is_doomed(_event_of(labels)):
                 continue
         else:
-            if not any(is_doomed(_item_event(item)) for item in items):
+            held = [(item, _item_event(item)) for item in items]
+            if not any(is_doomed(event) for _, event in held):
                 continue
-            survivors = [item for item in items if not is_doomed(_item_event(item))]
+            survivors = [item for item, event in held if not is_doomed(event)]
             if survivors:   # what this version cannot read goes along unchanged
                 _import_group(api, project, survivors)
         for tag in image.get("RepoTags") or ():
@@ -153,13 +155,14 @@ def _import(api, project: str, tag: str, encoded: dict[str, str]) -> None:
 
 def _events_in(image: dict) -> list[RevisionEvent | None]:
     """The events one history image holds (None for what this version cannot read)."""
-    items = _group_items(image)
-    return [_event_of(_decoded(image.get("Labels") or {}))] if items is None else [_item_event(i) for i in items]
-
-
-def _group_items(image: dict) -> list | None:
-    """A group's entries as written (None for an image of one event; [] for a group that cannot be read)."""
     labels = _decoded(image.get("Labels") or {})
+    items = _group_items(labels)
+    return [_event_of(labels)] if items is None else [_item_event(i) for i in items]
+
+
+def _group_items(labels: dict[str, str]) -> list | None:
+    """A group's entries as written, from an image's decoded labels (None for an image of one event; [] for a
+    group that cannot be read)."""
     if EVENTS not in labels:
         return None
     try:

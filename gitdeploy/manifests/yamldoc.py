@@ -16,9 +16,8 @@ A manifest comes from a repository someone else may write, so before anything
 is built from it, one pass over the parser's events (cheap, not recursive)
 enforces limits: file size, nesting depth, and the number of nodes once
 aliases are expanded (a "billion laughs" document is a few hundred bytes).
-That pass runs on libyaml (ruamel.yaml.clib), seven times faster than the pure
-parser that loads with positions; on YAML libyaml will not read (a `%YAML 1.2`
-directive) the pure parser scans instead, so the verdict is the same.
+That pass runs on the same parser as the load: libyaml, or ruamel's own for
+what is read round-trip.
 """
 from __future__ import annotations
 
