@@ -149,9 +149,15 @@ class _Execution:
         try:
             # A held service's repair keeps the revision that ran; if that fails there is nothing to go back to.
             may_revert = not self.reverting and service.action is not ServiceAction.HELD
-            report = Rollout(self.plan.project, service, self.engine, lambda m: self.report(service.name, m),
-                             self.runtime, should_abort=self.should_abort, cancelled=self.cancelled,
-                             stop_requested=self.stop_requested, may_revert=may_revert).run()
+            if getattr(self.engine, "rolls_out_itself", False):   # a Swarm: it replaces the tasks itself
+                from gitdeploy.swarm_rollout import SwarmRollout
+
+                report = SwarmRollout(self.plan.project, service, self.engine, lambda m: self.report(service.name, m),
+                                      self.runtime, stop_requested=self.stop_requested).run()
+            else:
+                report = Rollout(self.plan.project, service, self.engine, lambda m: self.report(service.name, m),
+                                 self.runtime, should_abort=self.should_abort, cancelled=self.cancelled,
+                                 stop_requested=self.stop_requested, may_revert=may_revert).run()
         except GitDeployError as exc:   # the engine refused something mid-way
             self.report(service.name, "failed (the engine refused; see below)")
             report = RolloutReport(Outcome.FAILED, exc.message)

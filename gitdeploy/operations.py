@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from gitdeploy.apply import Progress, apply_plan, deliver_secrets
 from gitdeploy.core.history import Event, History, RevisionEvent
-from gitdeploy.core.model import DesiredState, ServiceSpec, spec_from_template, uncovered_volume_paths
+from gitdeploy.core.model import DesiredState, EngineKind, ServiceSpec, spec_from_template, uncovered_volume_paths
 from gitdeploy.core.observed import ObservedState
 from gitdeploy.core.plan import Plan, ServiceAction, StartReplica, plan as make_plan
 from gitdeploy.core.results import Outcome, RunOutcome, ServiceResult, SyncResult
@@ -37,6 +37,7 @@ class Source:
     ref: str | None = None
     path: str | None = None
     env: str | None = None    # --env: the environment, when gitdeploy.yaml declares them
+    engine: str | None = None  # --engine: overrides gitdeploy.yaml's `engine`
 
 
 def current_commit(source: Source) -> str:
@@ -59,7 +60,7 @@ def read_desired(source: Source, allow_empty: bool = False,
     from gitdeploy.source.git import resolve
 
     revision = resolve(source.repo, source.ref, source.path)
-    key = cache.cache_key(revision.commit, revision.root, source.env or "")
+    key = cache.cache_key(revision.commit, revision.root, source.env or "", source.engine or "")
     keys = (lambda: keyring.fingerprint) if keyring is not None else (lambda: "")
     desired = cache.load(key, keys)
     if desired is None:
@@ -69,7 +70,7 @@ def read_desired(source: Source, allow_empty: bool = False,
 
         opener = (lambda name, where, data, k: keyring.open(name, where, data, k).digest) if keyring else None
         desired = load_desired(SourceTree(revision, read_files(revision)), allow_empty=True, open_secret=opener,
-                               env=source.env)
+                               env=source.env, engine=EngineKind(source.engine) if source.engine else None)
         cache.store(key, desired, keys() if any(s.secrets for s in desired.runnable()) else "")
     if not desired.services and not desired.jobs and not allow_empty:
         from gitdeploy.manifests.loader import empty_project

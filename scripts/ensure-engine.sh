@@ -33,7 +33,15 @@ dockerd_bin=$(command -v dockerd || echo /usr/sbin/dockerd)
 if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
   as_root rm -f /var/run/docker.pid
 fi
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+# A dockerd of the swarm lab (scripts/swarmlab.sh, its state in /run/swarmlab/) is not the default engine.
+default_dockerd_running() {
+  local p
+  for p in $(pgrep -x dockerd 2>/dev/null); do
+    tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- '/run/swarmlab/' || return 0
+  done
+  return 1
+}
+if ! default_dockerd_running; then
   echo "ensure-engine: starting $dockerd_bin (log: $log)" >&2
   as_root nohup "$dockerd_bin" >"$log" 2>&1 &
 fi

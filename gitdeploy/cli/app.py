@@ -23,12 +23,14 @@ COMMANDS = {
     "logs": ("gitdeploy.cli.logs", "logs"), "history": ("gitdeploy.cli.history", "history"),
     "down": ("gitdeploy.cli.down", "down"), "unlock": ("gitdeploy.cli.unlock", "unlock"),
     "exec": ("gitdeploy.cli.exec", "exec_"),   # `exec` is a Python built-in's name
+    "nodes": ("gitdeploy.cli.nodes", "nodes"), "drain": ("gitdeploy.cli.nodes", "drain"),
+    "activate": ("gitdeploy.cli.nodes", "activate"),
 }
 GLOBAL_OPTIONS_WITH_VALUE = ("-H", "--host", "--context")
 
 EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff) or something not ready (status --check); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
 
-TASKS = """Deploy: validate, render, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock."""
+TASKS = """Deploy: validate, render, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock. A Swarm's nodes: nodes, drain, activate."""
 
 def build(only: str | None = None) -> typer.Typer:
     """The command line with every command, or with `only` that one."""

@@ -40,6 +40,7 @@ class Command:
     env: str | None = None           # --env
     checks_policy: bool = False      # commands that deploy (or could): the host's policy is enforced
     verify_signatures: bool | None = None   # --verify-signatures; None: a command that deploys no commit
+    engine_choice: str | None = None        # --engine
 
     @cached_property
     def keyring(self):
@@ -56,7 +57,8 @@ class Command:
         with self.errors():
             opens = self.decryption is Decryption.REQUIRED or \
                 (self.decryption is Decryption.IF_KEY and self.keyring.available)
-            revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path, self.env),
+            revision, desired = operations.read_desired(operations.Source(self.repo, self.ref, self.path, self.env,
+                                                                          self.engine_choice),
                                                         allow_empty=self.allow_empty,
                                                         keyring=self.keyring if opens else None)
             text.warnings(revision, desired)
@@ -67,6 +69,13 @@ class Command:
             if self.verify_signatures or (self.verify_signatures is not None and self.policy.signatures.required):
                 operations.verify_commit(revision, self.policy)
             yield revision, desired
+
+    @staticmethod
+    def engine(desired, pull=None):
+        """The engine adapter the desired state goes to: one Docker engine, or a Swarm (engine/swarm.py)."""
+        from gitdeploy.cli.engine import engine_for
+
+        return engine_for(desired.engine, pull)
 
     @cached_property
     def policy(self):

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.command import Command, Decryption
-from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Env, LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.options import EngineChoice, Env, LockTimeout, Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import GitDeployError
 
 
@@ -20,7 +19,7 @@ def down(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_DOWN
          history: Annotated[bool, typer.Option("--history", envvar="GITDEPLOY_DOWN_HISTORY",
                                                metavar="", help="Also remove the revision history (and with it every pin and "
                                                     "the memory of failed revisions).")] = False,
-         repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, lock_timeout: LockTimeout = 0.0,
+         repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, engine: EngineChoice = None, lock_timeout: LockTimeout = 0.0,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Remove everything of the project from the engine: its replicas, its jobs' kept runs (dependents
     first), its network and its lock. Volumes and the revision history are kept unless --volumes /
@@ -29,7 +28,7 @@ def down(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_DOWN
     from gitdeploy import operations
     from gitdeploy.output import jsonout, progress, text
 
-    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env, engine_choice=engine)
     with command.loaded() as (revision, desired):
         kept = ", ".join(what for what, asked in (("volumes", volumes), ("history", history)) if not asked)
         question = (f"Remove every replica, job run and the network of project {desired.project}"
@@ -40,6 +39,6 @@ def down(yes: Annotated[bool, typer.Option("--yes", "-y", envvar="GITDEPLOY_DOWN
                                      hint="add --yes")
             typer.confirm(question, abort=True)
         with progress.progress(desired.project) as report:
-            gone = operations.down(desired, docker_engine(), volumes=volumes, history=history,
+            gone = operations.down(desired, command.engine(desired), volumes=volumes, history=history,
                                    lock_timeout=lock_timeout, progress=report)
     command.show(jsonout.down(desired.project, gone), lambda: text.down(desired.project, gone, volumes, history))

@@ -16,3 +16,13 @@ def docker_engine(pull: PullPolicy = PullPolicy.MISSING):
     from gitdeploy.engine.docker import DockerEngine
 
     return DockerEngine(pull=pull)
+
+
+def engine_for(kind, pull: PullPolicy | None = None):
+    """The adapter of an EngineKind: a Swarm's wraps the manager's engine (history, lock)."""
+    engine = docker_engine(pull or PullPolicy.MISSING)
+    if kind.value == "swarm":
+        from gitdeploy.engine.swarm import SwarmEngine
+
+        return SwarmEngine(engine)
+    return engine

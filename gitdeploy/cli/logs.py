@@ -6,8 +6,7 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.command import Command, Decryption
-from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Env, Output, OutputFormat, Path, Ref, Repo, Verbose
+from gitdeploy.cli.options import EngineChoice, Env, Output, OutputFormat, Path, Ref, Repo, Verbose
 from gitdeploy.errors import ExitCode
 
 
@@ -16,7 +15,7 @@ def logs(service: Annotated[str, typer.Argument(hidden=True, metavar="NAME", hel
                                            metavar="N", help="Lines from the end of each replica's output.")] = 100,
          follow: Annotated[bool, typer.Option("--follow", "-f", envvar="GITDEPLOY_FOLLOW",
                                               metavar="", help="Keep printing new lines until Ctrl-C (or every replica stops).")] = False,
-         repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
+         repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, engine: EngineChoice = None,
          output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Print the output of every replica of the service NAME, each line prefixed by its replica (NAME-SLOT),
     as `docker compose logs` does; for a job NAME, its last run's output (kept until its next run). With -o json,
@@ -25,10 +24,10 @@ def logs(service: Annotated[str, typer.Argument(hidden=True, metavar="NAME", hel
     from gitdeploy import operations
     from gitdeploy.output import jsonout, text
 
-    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env, engine_choice=engine)
     out = text.console.stdout()
     with command.loaded() as (revision, desired):
-        lines = operations.logs(desired, docker_engine(), service, tail, follow)
+        lines = operations.logs(desired, command.engine(desired), service, tail, follow)
         try:
             for replica, line in lines:
                 if command.json:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Iterator
 
+import click
 import typer
 
 from gitdeploy.errors import GitDeployError
@@ -36,6 +37,10 @@ Env = Annotated[str | None, typer.Option(
     "--env", envvar="GITDEPLOY_ENV", metavar="NAME",
     help="The environment to work on, when gitdeploy.yaml declares environments (then it is required): its "
          "overlay in environments/NAME/ applies, and it is its own project on the engine.")]
+EngineChoice = Annotated[str | None, typer.Option(
+    "--engine", envvar="GITDEPLOY_ENGINE", metavar="ENGINE", click_type=click.Choice(["docker", "swarm"]),
+    help="What to deploy onto: docker (the one engine DOCKER_HOST points at) or swarm (the Swarm whose manager it "
+         "points at). Default: gitdeploy.yaml's `engine`, else docker.")]
 Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", envvar="GITDEPLOY_OUTPUT", case_sensitive=False,
     metavar="FORMAT", help="text for people; json prints one JSON document on stdout (logs stay on stderr), indented on a "

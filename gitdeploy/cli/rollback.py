@@ -6,9 +6,9 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.command import Command
-from gitdeploy.cli.engine import Pull, docker_engine
+from gitdeploy.cli.engine import Pull
 from gitdeploy.cli.interrupt import graceful_stop
-from gitdeploy.cli.options import Env, AgeKeyFile, LockTimeout, Output, OutputFormat, Path, PolicyFile, Ref, Repo, Verbose
+from gitdeploy.cli.options import EngineChoice, Env, AgeKeyFile, LockTimeout, Output, OutputFormat, Path, PolicyFile, Ref, Repo, Verbose
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.errors import ExitCode
 
@@ -20,7 +20,7 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
              clear: Annotated[bool, typer.Option("--clear", envvar="GITDEPLOY_CLEAR",
                                                  metavar="", help="Remove the pin: the service follows Git again (a revision Git declares that failed before "
                                                       "stays held).")] = False,
-             repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, lock_timeout: LockTimeout = 0.0,
+             repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, engine: EngineChoice = None, lock_timeout: LockTimeout = 0.0,
              pull: Pull = PullPolicy.MISSING, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
              output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Roll SERVICE back to an earlier revision, health-gated, and pin it there.
@@ -34,10 +34,10 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
     from gitdeploy.output import jsonout, progress, text
 
     command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, policy_file=policy,
-                      verify_signatures=False, env=env)   # the policy's signatures.required holds for rollback too
+                      verify_signatures=False, env=env, engine_choice=engine)   # the policy's signatures.required holds for rollback too
     with command.loaded() as (revision, desired):
         if clear:
-            cleared = operations.clear_pin(desired, docker_engine(), service)
+            cleared = operations.clear_pin(desired, command.engine(desired), service)
             held = cleared.held_revision
             follows = (f"the next sync rolls out what it declares" if not held else
                        f"but Git declares revision {held}, which failed and was rolled back: the next sync keeps what "
@@ -48,7 +48,7 @@ def rollback(service: Annotated[str, typer.Argument(hidden=True, metavar="SERVIC
                         else f"{service} was not pinned.")
             return
         with progress.progress(desired.project) as report, graceful_stop() as stopped:
-            the_plan, result = operations.rollback(desired, docker_engine(pull), service, to,
+            the_plan, result = operations.rollback(desired, command.engine(desired, pull), service, to,
                                                    lock_timeout=lock_timeout, progress=report, stop_requested=stopped,
                                                    secrets=command.secrets(revision), policy=command.policy)
     command.show(jsonout.sync(revision, the_plan, result), lambda: text.rollback_result(result, the_plan))

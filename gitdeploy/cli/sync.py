@@ -6,9 +6,9 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.command import Command
-from gitdeploy.cli.engine import Pull, docker_engine
+from gitdeploy.cli.engine import Pull
 from gitdeploy.cli.interrupt import graceful_stop
-from gitdeploy.cli.options import (Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
+from gitdeploy.cli.options import (EngineChoice, Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
                                    VerifySignatures,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
@@ -25,7 +25,7 @@ Atomic = Annotated[bool, typer.Option(
          "every service this sync changed.")]
 
 
-def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, prune: Prune = True,
+def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, engine: EngineChoice = None, prune: Prune = True,
          allow_empty: AllowEmpty = False, prune_volumes: PruneVolumes = False,
          dry_run: DryRun = False, retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING,
          lock_timeout: LockTimeout = 0.0, atomic: Atomic = False, notify_webhook: Webhooks = None,
@@ -43,18 +43,18 @@ def sync(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, 
     from gitdeploy.output import jsonout, progress, text
 
     command = Command(repo, ref, path, output, verbose, allow_empty, age_key_file, policy_file=policy,
-                      checks_policy=True, verify_signatures=verify_signatures, env=env)
+                      checks_policy=True, verify_signatures=verify_signatures, env=env, engine_choice=engine)
     show_plan = text.plan if not command.json else (lambda revision, p: None)
     with command.loaded() as (revision, desired), progress.progress(desired.project) as report, \
             graceful_stop() as stopped:
         the_plan, result = operations.sync(
-            desired, docker_engine(pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
+            desired, command.engine(desired, pull), prune=prune, dry_run=dry_run, retry_failed=retry_failed,
             lock_timeout=lock_timeout, atomic=atomic, stop_requested=stopped, secrets=command.secrets(revision),
             policy=command.policy,
             progress=report, on_plan=lambda p: show_plan(revision, p) if not p.in_sync or dry_run else None,
         )
         if prune_volumes and not dry_run and not stopped():
-            operations.prune_volumes(desired, docker_engine(pull), lock_timeout=lock_timeout, progress=report)
+            operations.prune_volumes(desired, command.engine(desired, pull), lock_timeout=lock_timeout, progress=report)
     document = jsonout.sync(revision, the_plan, result)
     command.show(document, lambda: text.sync_result(result) if result is not None else text.dry_run())
     if result is not None and notify_webhook:

@@ -6,13 +6,12 @@ import sys
 import typer
 
 from gitdeploy.cli.command import Command, Decryption
-from gitdeploy.cli.engine import docker_engine
-from gitdeploy.cli.options import Env, Output, OutputFormat, Path, Ref, Repo, Verbose, Yes
+from gitdeploy.cli.options import EngineChoice, Env, Output, OutputFormat, Path, Ref, Repo, Verbose, Yes
 from gitdeploy.errors import GitDeployError
 
 
 def unlock(yes: Yes = False,
-           repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
+           repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, engine: EngineChoice = None,
            output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Remove the project's lock on the engine, for the rare run killed without its lease expiring.
 
@@ -21,9 +20,9 @@ def unlock(yes: Yes = False,
     """
     from gitdeploy import operations
 
-    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env)
+    command = Command(repo, ref, path, output, verbose, allow_empty=True, decryption=Decryption.NONE, env=env, engine_choice=engine)
     with command.loaded() as (revision, desired):
-        engine = docker_engine()
+        engine = command.engine(desired)
         holder = operations.lock_holder(desired, engine)
         if holder is None:
             message = f"project {desired.project} is not locked"

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from gitdeploy.cli.command import Command, Decryption
-from gitdeploy.cli.options import Env, AgeKeyFile, Output, OutputFormat, Path, PolicyFile, Ref, Repo, Verbose
+from gitdeploy.cli.options import EngineChoice, Env, AgeKeyFile, Output, OutputFormat, Path, PolicyFile, Ref, Repo, Verbose
 
 
-def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, age_key_file: AgeKeyFile = None,
+def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, engine: EngineChoice = None,
+             age_key_file: AgeKeyFile = None,
              policy: PolicyFile = None, output: Output = OutputFormat.TEXT, verbose: Verbose = False) -> None:
     """Check the manifests: schema, units, unique names and ports, dependsOn (known names, no cycle), secret
-    files and keys. Exit 0 if valid, 1 if not.
+    files and keys, and what the engine they go to (--engine) cannot do. Exit 0 if valid, 1 if not.
 
     With an age key at hand, secrets are decrypted too (each SOPS MAC checked); without one, only their files.
     """
@@ -16,7 +17,8 @@ def validate(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = No
     from gitdeploy.output import jsonout, text
 
     command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file,
-                      decryption=Decryption.IF_KEY, policy_file=policy, checks_policy=True, env=env)
+                      decryption=Decryption.IF_KEY, policy_file=policy, checks_policy=True, env=env,
+                      engine_choice=engine)
     with command.loaded() as (revision, desired):
         pass
     missing = local_images_missing(tuple(sorted({spec.image for spec in desired.runnable()})))

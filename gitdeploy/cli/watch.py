@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from gitdeploy.cli.command import Command
-from gitdeploy.cli.engine import Pull, docker_engine
-from gitdeploy.cli.options import (Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
+from gitdeploy.cli.engine import Pull, engine_for
+from gitdeploy.cli.options import (EngineChoice, Env, AgeKeyFile, AllowEmpty, LockTimeout, Output, OutputFormat, Path, PolicyFile, Prune, Ref, Repo, RetryFailed,
                                    VerifySignatures,
                                    Verbose, Webhooks)
 from gitdeploy.engine.base import PullPolicy
@@ -20,7 +20,7 @@ Interval = Annotated[str, typer.Option("--interval", envvar="GITDEPLOY_INTERVAL"
                                        metavar="DURATION", help="Time between passes: 30s, 5m, ...")]
 
 
-def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
+def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None, engine: EngineChoice = None, interval: Interval = "60s", prune: Prune = True, allow_empty: AllowEmpty = False,
           retry_failed: RetryFailed = False, pull: Pull = PullPolicy.MISSING, lock_timeout: LockTimeout = 0.0,
           notify_webhook: Webhooks = None, age_key_file: AgeKeyFile = None, policy: PolicyFile = None,
           verify_signatures: VerifySignatures = False, output: Output = OutputFormat.TEXT,
@@ -37,7 +37,7 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
     from gitdeploy.output import jsonout, progress, text
     from gitdeploy.watch import Watch
 
-    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, env=env)
+    command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, env=env, engine_choice=engine)
     with command.errors():
         try:
             seconds = parse_duration(interval)
@@ -50,7 +50,8 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         Watch(
-            source=operations.Source(repo, ref, path, env), engine=docker_engine(pull), interval=seconds,
+            source=operations.Source(repo, ref, path, env, engine), engine=lambda kind: engine_for(kind, pull),
+            interval=seconds,
             log=lambda line: text.console.stderr().print(text.shown(line)), progress=progress.plain,
             stop=stop, emit=(lambda document: jsonout.emit(document, one_line=output is OutputFormat.JSONL))
             if output.is_json else None,

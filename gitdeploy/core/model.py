@@ -48,6 +48,27 @@ class CheckKind(str, Enum):
         return self is not CheckKind.EXEC
 
 
+class EngineKind(str, Enum):
+    """What the manifests are deployed onto (gitdeploy.yaml `engine`, or --engine)."""
+
+    DOCKER = "docker"             # one Docker engine: gitdeploy runs each replica and its rollout itself
+    SWARM = "swarm"               # a Docker Swarm: each service is a Swarm service, rolled out by Swarm
+
+
+class PublishMode(str, Enum):
+    """How a Swarm service publishes a port (ports[].mode)."""
+
+    INGRESS = "ingress"           # on every node, through Swarm's routing mesh (Swarm's default)
+    HOST = "host"                 # on the node that runs the replica only (a single engine always does this)
+
+
+class EndpointMode(str, Enum):
+    """How other services reach a Swarm service by its name (spec.endpointMode)."""
+
+    VIP = "vip"                   # one virtual address, balanced by the kernel's IPVS (Swarm's default)
+    DNSRR = "dnsrr"               # the name resolves to every replica's own address
+
+
 class FailureAction(str, Enum):
     ROLLBACK = "rollback"         # remove the new revision, restore the previous one
     PAUSE = "pause"               # stop where it is, for inspection
@@ -268,6 +289,7 @@ class PortSpec:
     host_port: int | None = None      # None: the engine picks a free host port
     protocol: str = default("ports.protocol")
     host_ip: str = ""                 # "": all interfaces, as `docker run -p`
+    mode: PublishMode | None = None   # None: as declared nowhere (a single engine: host; a Swarm: ingress)
 
     def canonical(self) -> dict:
         return {
@@ -275,18 +297,38 @@ class PortSpec:
             "hostPort": self.host_port,
             "protocol": self.protocol,
             "hostIP": self.host_ip,
-        }
+        } | ({"mode": self.mode.value} if self.mode else {})
 
     @classmethod
     def from_canonical(cls, data: dict) -> "PortSpec":
         host_port = data.get("hostPort")
         return cls(int(data["containerPort"]), int(host_port) if host_port is not None else None,
-                   str(data.get("protocol", default("ports.protocol"))), str(data.get("hostIP", "")))
+                   str(data.get("protocol", default("ports.protocol"))), str(data.get("hostIP", "")),
+                   PublishMode(data["mode"]) if data.get("mode") else None)
 
     def __str__(self) -> str:
         host = f"{self.host_ip}:" if self.host_ip else ""
         published = f"{host}{self.host_port}" if self.host_port else f"{host}*"
         return f"{published}->{self.container_port}/{self.protocol}"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a Swarm may run a service's replicas (spec.placement; Swarm only)."""
+
+    constraints: tuple[str, ...] = ()        # "node.labels.zone==a", in the order declared
+    spread: tuple[str, ...] = ()             # preferences: spread over these node labels, in order
+    max_replicas_per_node: int = 0           # 0: no limit
+
+    def canonical(self) -> dict:
+        return {"constraints": list(self.constraints), "preferences": [{"spread": s} for s in self.spread],
+                "maxReplicasPerNode": self.max_replicas_per_node}
+
+    @classmethod
+    def from_canonical(cls, data: dict) -> "Placement":
+        return cls(tuple(str(c) for c in data.get("constraints") or ()),
+                   tuple(str(p["spread"]) for p in data.get("preferences") or ()),
+                   int(data.get("maxReplicasPerNode") or 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +355,8 @@ class ServiceSpec:
     security_context: SecurityContext | None = None
     host_network: bool = False                     # the host's network stack instead of the project network
     devices: tuple[str, ...] = ()                  # "HOST[:CONTAINER[:PERMISSIONS]]", in the order declared
+    placement: Placement | None = None             # Swarm only
+    endpoint_mode: EndpointMode | None = None      # Swarm only; None: vip
     source: str = field(default="", compare=False)  # "web.yaml:3", where it was declared
 
     def template(self) -> dict:
@@ -336,7 +380,9 @@ class ServiceSpec:
           | ({"secrets": [s.canonical() for s in self.secrets]} if self.secrets else {}) \
           | ({"securityContext": self.security_context.canonical()} if self.security_context else {}) \
           | ({"hostNetwork": True} if self.host_network else {}) \
-          | ({"devices": list(self.devices)} if self.devices else {})   # absent when empty: hashes stay put
+          | ({"devices": list(self.devices)} if self.devices else {}) \
+          | ({"placement": self.placement.canonical()} if self.placement else {}) \
+          | ({"endpointMode": self.endpoint_mode.value} if self.endpoint_mode else {})   # absent when unset: hashes stay put
 
     def template_json(self) -> str:
         return canonical_json(self.template())
@@ -388,6 +434,7 @@ class DesiredState:
     volumes: tuple[VolumeSpec, ...] = ()   # sorted by name
     warnings: tuple[str, ...] = ()         # things valid but probably unwanted (shown, never fatal)
     jobs: tuple[JobSpec, ...] = ()         # sorted by name; names shared with no service
+    engine: EngineKind = EngineKind.DOCKER  # what it is deployed onto
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((s for s in self.services if s.name == name), None)
@@ -440,6 +487,8 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
         if template.get("securityContext") else None,
         host_network=bool(template.get("hostNetwork", False)),
         devices=tuple(str(d) for d in template.get("devices") or ()),
+        placement=Placement.from_canonical(template["placement"]) if template.get("placement") else None,
+        endpoint_mode=EndpointMode(template["endpointMode"]) if template.get("endpointMode") else None,
         source=source,
     )
 

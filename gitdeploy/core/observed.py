@@ -29,6 +29,8 @@ class ObservedReplica:
     depends_on: tuple[str, ...] = ()          # what it depended on when it was made (label)
     created: float = 0.0                      # seconds since the epoch
     ports: tuple[str, ...] = ()               # as `docker ps` shows them: 0.0.0.0:32768->80/tcp
+    node: str = ""                            # on a Swarm: the node it runs on
+    drift: str = ""                           # on a Swarm: what of its service was changed by hand ("": nothing)
 
     @property
     def recognised(self) -> bool:

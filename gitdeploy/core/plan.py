@@ -271,7 +271,8 @@ def _ordered(replicas: tuple[ObservedReplica, ...]) -> list[ObservedReplica]:
 def _serves(replica: ObservedReplica, spec: ServiceSpec, want: str, network: str) -> bool:
     """Running, not unhealthy, of the desired template, on the declared image and the project network."""
     return (replica.running and not replica.unhealthy and replica.template_hash == want and replica.recognised
-            and replica.confirmed and not _image_drifted(replica, spec) and not _off_network(replica, network))
+            and replica.confirmed and not _image_drifted(replica, spec) and not _off_network(replica, network)
+            and not replica.drift)
 
 
 def _off_network(replica: ObservedReplica, network: str) -> bool:
@@ -302,6 +303,8 @@ def _why_stale(replica: ObservedReplica, spec: ServiceSpec, want: str, network: 
         return f"runs {replica.image}, not the image {spec.image} names now"
     if _off_network(replica, network):
         return f"not on the project network {network}"
+    if replica.drift:
+        return f"its service was changed by hand ({replica.drift})"
     return "duplicate of its slot"
 
 
@@ -320,6 +323,8 @@ def _why_start(holders: list[ObservedReplica], spec: ServiceSpec, want: str, net
         return "replaces a changed image"
     if any(r.running and _off_network(r, network) for r in holders):
         return "replaces one off the project network"
+    if any(r.drift for r in holders):
+        return f"its service was changed by hand ({holders[0].drift})"
     return "replaces stopped"
 
 

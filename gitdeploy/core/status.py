@@ -26,6 +26,7 @@ class ServiceStatus:
     revision: int = 0        # what runs: its revision number (0: unknown, or nothing runs)
     declared_image: str = ""     # what Git declares ("" for a service no longer declared)
     declared_revision: int = 0   # the declared template's revision number (new ones get the next number)
+    nodes: tuple[tuple[str, int], ...] = ()   # on a Swarm: (node, replicas running there), by node
 
     @property
     def sync_word(self) -> str:
@@ -62,6 +63,7 @@ def service_statuses(plan: Plan, observed: ObservedState, history: History | Non
             declared_image=declared.image if declared else "",
             declared_revision=service.held.revision if service.held else
             history.revision_of(service.name, declared.template_hash()) if declared else 0,
+            nodes=tuple(sorted(Counter(r.node for r in replicas if r.node and r.running).items())),
         ))
     return tuple(rows)
 

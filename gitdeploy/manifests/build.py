@@ -13,19 +13,29 @@ from typing import Callable
 from gitdeploy.core.defaults import default, default_of_volume
 from gitdeploy.core.labels import volume_name
 from gitdeploy.core.defaults import JOB_SCHEMA
-from gitdeploy.core.model import (JOB_RESTART, ConfigFile, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec,
-                                  spec_from_template)
+from gitdeploy.core.model import (JOB_RESTART, ConfigFile, EngineKind, JobSpec, PublishMode, ServiceSpec,
+                                  UpdatePolicy, VolumeSpec, spec_from_template)
 from gitdeploy.core.units import parse_duration
 from gitdeploy.manifests.yamldoc import Document
 
 
+def holds_host_ports(spec: dict, engine: EngineKind = EngineKind.DOCKER) -> bool:
+    """Whether a replica binds fixed ports of the host it runs on (a fixed hostPort published there, or
+    the host's network), so that two replicas of it cannot run side by side on one host. A Swarm's
+    routing mesh (a port's `mode: ingress`, its default) publishes for the whole service instead."""
+    def on_its_host(port: dict) -> bool:
+        return "hostPort" in port and (engine is EngineKind.DOCKER or port.get("mode") == PublishMode.HOST.value)
+
+    return any(on_its_host(port) for port in spec.get("ports") or ()) or bool(spec.get("hostNetwork"))
+
+
 def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[str], bytes],
-                  digest: Callable[[dict], str]) -> ServiceSpec:
+                  digest: Callable[[dict], str], engine: EngineKind = EngineKind.DOCKER) -> ServiceSpec:
     """`volume_names`: each Volume document's name -> its engine volume's name (what the template holds);
     `read`: the content of a `files` source at the commit; `digest`: a `secrets` entry's digest."""
     meta, spec = doc.body["metadata"], doc.body["spec"]
-    # A fixed host port, or the host's network: two replicas cannot run side by side, so stop-first.
-    fixed_host_port = any("hostPort" in port for port in spec.get("ports") or ()) or bool(spec.get("hostNetwork"))
+    # Two replicas that cannot run side by side are updated stop-first.
+    fixed_host_port = holds_host_ports(spec, engine)
     mounts = [dict(m) | ({"volume": volume_names[m["volume"]]} if "volume" in m else {})
               for m in spec.get("volumes") or ()]
     return spec_from_template(
@@ -42,10 +52,10 @@ def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[s
 
 
 def build_job(doc: Document, volume_names: dict[str, str], read: Callable[[str], bytes],
-              digest: Callable[[dict], str]) -> JobSpec:
+              digest: Callable[[dict], str], engine: EngineKind = EngineKind.DOCKER) -> JobSpec:
     """A Job: its spec read as a one-replica service that never restarts, plus timeout and retries."""
     spec = doc.body["spec"]
-    run = replace(build_service(doc, volume_names, read, digest), replicas=1, restart=JOB_RESTART)
+    run = replace(build_service(doc, volume_names, read, digest, engine), replicas=1, restart=JOB_RESTART)
     return JobSpec(run, parse_duration(spec.get("timeout", default("timeout", JOB_SCHEMA))),
                    int(spec.get("retries", default("retries", JOB_SCHEMA))))
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from gitdeploy import __version__
 from gitdeploy.core.defaults import schema_folder
-from gitdeploy.core.model import DesiredState, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
+from gitdeploy.core.model import EngineKind, DesiredState, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
 
 
 def default_dir() -> Path:
@@ -24,8 +24,9 @@ def default_dir() -> Path:
     return Path(base) / "gitdeploy" / "desired"
 
 
-def cache_key(commit: str, root: str, env: str = "") -> str:
-    digest = hashlib.sha256(f"{__version__}\0{commit}\0{root}\0{env}\0".encode())
+def cache_key(commit: str, root: str, env: str = "", engine: str = "") -> str:
+    """`engine`: --engine, when given (the manifests are checked against the engine they go to)."""
+    digest = hashlib.sha256(f"{__version__}\0{commit}\0{root}\0{env}\0{engine}\0".encode())
     folder = schema_folder()
     for name in sorted(os.listdir(folder)):
         if name.endswith(".json"):
@@ -81,6 +82,7 @@ def _desired_to(desired: DesiredState) -> dict:
         "volumes": [{"name": v.name, "engineName": v.engine_name, "driver": v.driver,
                      "driverOpts": dict(v.driver_opts), "external": v.external} for v in desired.volumes],
         "warnings": list(desired.warnings),
+        "engine": desired.engine.value,
     }
 
 
@@ -89,4 +91,5 @@ def _desired_from(document: dict) -> DesiredState:
     jobs = tuple(JobSpec(_spec_from(j), float(j["timeout"]), int(j["retries"])) for j in document["jobs"])
     volumes = tuple(VolumeSpec(v["name"], v["engineName"], v["driver"], tuple(sorted(v["driverOpts"].items())),
                                v["external"]) for v in document["volumes"])
-    return DesiredState(document["project"], document["commit"], services, volumes, tuple(document["warnings"]), jobs)
+    return DesiredState(document["project"], document["commit"], services, volumes, tuple(document["warnings"]), jobs,
+                        EngineKind(document["engine"]))

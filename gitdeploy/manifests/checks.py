@@ -11,9 +11,10 @@ import re
 from gitdeploy.core.defaults import default
 from gitdeploy.core.order import cycles
 from gitdeploy.core.redact import CONTROL
-from gitdeploy.core.model import HealthCheck, UpdateOrder, UpdatePolicy
+from gitdeploy.core.model import EngineKind, HealthCheck, UpdateOrder, UpdatePolicy
 from gitdeploy.core.units import format_duration, parse_cpus, parse_duration, parse_memory
 from gitdeploy.errors import Problem
+from gitdeploy.manifests.build import holds_host_ports
 from gitdeploy.manifests.schema import did_you_mean, dotted
 from gitdeploy.manifests.yamldoc import Document
 
@@ -23,7 +24,7 @@ MAX_STOP_GRACE_PERIOD = 3600.0   # seconds
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")    # newline too
 
 
-def document_problems(doc: Document) -> list[Problem]:
+def document_problems(doc: Document, engine: EngineKind = EngineKind.DOCKER) -> list[Problem]:
     spec = doc.body["spec"]
     problems: list[Problem] = _control_characters(doc, doc.body, [])
     resources = spec.get("resources") or {}
@@ -43,14 +44,14 @@ def document_problems(doc: Document) -> list[Problem]:
                 f"spec.ports[{index}].containerPort: {key[0]}/{key[1]} is already listed as spec.ports[{seen[key]}]",
             ))
         seen[key] = index
-        if "hostPort" in port and replicas > 1:
+        if "hostPort" in port and replicas > 1 and engine is EngineKind.DOCKER:
             problems.append(doc.problem(
                 ["spec", "ports", index, "hostPort"],
                 f"spec.ports[{index}].hostPort: a fixed hostPort can serve only one replica, but replicas is {replicas}; "
                 "remove hostPort (the engine then picks a free host port per replica) or set replicas: 1",
             ))
     problems += _host_network_problems(doc, spec, replicas)
-    problems += _timing_problems(doc, spec)
+    problems += _timing_problems(doc, spec, engine)
     if "stopGracePeriod" in spec and parse_duration(spec["stopGracePeriod"]) > MAX_STOP_GRACE_PERIOD:
         problems.append(doc.problem(["spec", "stopGracePeriod"], "spec.stopGracePeriod: at most 1h"))
     problems += _host_ip_problems(doc, spec)
@@ -128,14 +129,14 @@ def volume_problems(doc: Document) -> list[Problem]:
     return problems
 
 
-def shared_volume_warnings(services: list[Document]) -> list[str]:
+def shared_volume_warnings(services: list[Document], engine: EngineKind = EngineKind.DOCKER) -> list[str]:
     """A volume mounted start-first is written by two revisions at once during an update."""
     warnings = []
     for doc in services:
         spec = doc.body["spec"]
         named = [m["volume"] for m in spec.get("volumes") or [] if "volume" in m and not m.get("readOnly")]
-        fixed = any("hostPort" in p for p in spec.get("ports") or ()) or bool(spec.get("hostNetwork"))
-        order = UpdatePolicy.from_canonical(spec.get("update") or {}, fixed_host_port=fixed).order
+        order = UpdatePolicy.from_canonical(spec.get("update") or {},
+                                            fixed_host_port=holds_host_ports(spec, engine)).order
         if named and order is UpdateOrder.START_FIRST:
             warnings.append(f"{doc.file}:{doc.line}: service {doc.body['metadata']['name']} mounts volume "
                             f"{named[0]} with update.order start-first, so during an update two revisions write "
@@ -211,7 +212,7 @@ def _host_network_problems(doc: Document, spec, replicas: int) -> list[Problem]:
     return problems
 
 
-def _timing_problems(doc: Document, spec) -> list[Problem]:
+def _timing_problems(doc: Document, spec, engine: EngineKind) -> list[Problem]:
     """Lints of health-check and update timings that would make a rollout meaningless or impossible."""
     problems: list[Problem] = []
     update = spec.get("update") or {}
@@ -239,7 +240,7 @@ def _timing_problems(doc: Document, spec) -> list[Problem]:
             ["spec", "update", "progressDeadline"] if "progressDeadline" in update else ["spec", "update"],
             f"spec.update.progressDeadline: {format_duration(deadline)} leaves no time for a replica to start "
             f"and be monitored ({format_duration(monitor + start_period)}); make it longer"))
-    fixed = [i for i, p in enumerate(spec.get("ports") or []) if "hostPort" in p]
+    fixed = [i for i, p in enumerate(spec.get("ports") or []) if holds_host_ports({"ports": [p]}, engine)]
     if "order" in update and policy.order is UpdateOrder.START_FIRST and fixed:
         problems.append(doc.problem(
             ["spec", "update", "order"],

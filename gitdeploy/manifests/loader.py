@@ -4,10 +4,11 @@ from __future__ import annotations
 import posixpath
 from typing import Callable
 
-from gitdeploy.core.model import DesiredState
+from gitdeploy.core.model import DesiredState, EngineKind
 from gitdeploy.errors import ManifestError, Problem, SourceError
 from gitdeploy.manifests import overlays
 from gitdeploy.manifests.build import build_job, build_service, build_volume
+from gitdeploy.manifests.engine_checks import engine_problems
 from gitdeploy.manifests.checks import (dependency_problems, document_problems, job_problems, project_problems,
                                        shared_volume_warnings, volume_problems)
 from gitdeploy.manifests.schema import (JOB_SCHEMA, PROJECT_SCHEMA, SERVICE_SCHEMA, VOLUME_SCHEMA, did_you_mean,
@@ -23,13 +24,15 @@ OpenSecret = Callable[[str, str, bytes, str], str]
 
 
 def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenSecret | None = None,
-                 env: str | None = None) -> DesiredState:
+                 env: str | None = None, engine: EngineKind | None = None) -> DesiredState:
     """The desired state at the tree's commit, of environment `env` when gitdeploy.yaml declares
     environments. Secrets are decrypted with `open_secret` (their digests go into the templates); without
-    it (`validate` with no age key) their digests stay empty: such a state can be shown, never applied."""
+    it (`validate` with no age key) their digests stay empty: such a state can be shown, never applied.
+    `engine` (--engine) overrides the engine gitdeploy.yaml names: the manifests are checked against it."""
     revision = tree.revision
     problems: list[Problem] = []
-    project, manifests = _manifests(tree, env, problems)
+    project, manifests, declared_engine = _manifests(tree, env, problems)
+    engine = engine or declared_engine
     services: list[Document] = []
     jobs: list[Document] = []
     volumes: list[Document] = []
@@ -38,7 +41,8 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
         kind = doc.body.get("kind")
         found = schema_problems(doc, _SCHEMA_OF.get(kind, SERVICE_SCHEMA))
         found = found or (volume_problems(doc) if kind == "Volume" else
-                          document_problems(doc) + _source_problems(doc, revision, contents)
+                          document_problems(doc, engine) + engine_problems(doc, engine)
+                          + _source_problems(doc, revision, contents)
                           + (job_problems(doc) if kind == "Job" else []))
         problems.extend(found)
         if not found:
@@ -61,10 +65,11 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
         return open_secret(entry["name"], revision.path_of(entry["source"]), read(entry["source"]),
                            entry.get("key", ""))
 
-    specs = sorted((build_service(d, engine_names, read, digest) for d in services), key=lambda s: s.name)
-    job_specs = sorted((build_job(d, engine_names, read, digest) for d in jobs), key=lambda j: j.name)
+    specs = sorted((build_service(d, engine_names, read, digest, engine) for d in services), key=lambda s: s.name)
+    job_specs = sorted((build_job(d, engine_names, read, digest, engine) for d in jobs), key=lambda j: j.name)
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
-                        warnings=tuple(shared_volume_warnings(services)), jobs=tuple(job_specs))
+                        warnings=tuple(shared_volume_warnings(services, engine)), jobs=tuple(job_specs),
+                        engine=engine)
 
 
 def manifest_documents(tree: SourceTree, env: str | None = None) -> list[Document]:
@@ -73,8 +78,10 @@ def manifest_documents(tree: SourceTree, env: str | None = None) -> list[Documen
     return _manifests(tree, env, [])[1]
 
 
-def _manifests(tree: SourceTree, env: str | None, problems: list[Problem]) -> tuple[str | None, list[Document]]:
-    """(the engine's project name, every manifest document of the environment), problems added to `problems`."""
+def _manifests(tree: SourceTree, env: str | None,
+               problems: list[Problem]) -> tuple[str | None, list[Document], EngineKind]:
+    """(the engine's project name, every manifest document of the environment, the engine gitdeploy.yaml
+    names for it), problems added to `problems`."""
     revision = tree.revision
     project_path = posixpath.join(revision.root, PROJECT_FILE) if revision.root else PROJECT_FILE
     project_file = next((f for f in tree.files if f.path == project_path), None)
@@ -83,9 +90,10 @@ def _manifests(tree: SourceTree, env: str | None, problems: list[Problem]) -> tu
             f"no {PROJECT_FILE} in {revision.root or 'the repository root'} at commit {revision.short_commit}",
             hint=f"create {project_path} containing `project: <name>` and commit it, or point --path at the folder that has it",
         )
-    project, environments = _project_file(project_file.path, project_file.data, problems)
+    project, environments, engine = _project_file(project_file.path, project_file.data, problems)
     if project is not None:
         project = _environment_project(project, environments, env)
+        engine = str(((environments or {}).get(env or "") or {}).get("engine") or engine)
     # With environments (or a project file too broken to tell), environments/ holds overlays, not base manifests.
     overlaid = environments is not None or project is None
     manifests = [f for f in tree.files if f.path != project_path and f.path.endswith(MANIFEST_SUFFIXES)]
@@ -108,10 +116,10 @@ def _manifests(tree: SourceTree, env: str | None, problems: list[Problem]) -> tu
             else base
         into.extend(doc for doc in documents if _is_manifest(doc, problems))
     if not overlay:
-        return project, base
+        return project, base, EngineKind(engine)
     merged, overlay_problems = overlays.apply(base, overlay, env or "")
     problems.extend(overlay_problems)
-    return project, merged
+    return project, merged, EngineKind(engine)
 
 
 def _stray_overlays(files: list, root: str, environments: dict) -> list[Problem]:
@@ -217,28 +225,30 @@ def _secret_file_problems(doc: Document, index: int, entry: dict, data: bytes) -
     return []
 
 
-def _project_file(path: str, data: bytes, problems: list[Problem]) -> tuple[str | None, dict | None]:
-    """(project name, the declared environments or None), from gitdeploy.yaml."""
+def _project_file(path: str, data: bytes, problems: list[Problem]) -> tuple[str | None, dict | None, str]:
+    """(project name, the declared environments or None, the project's engine), from gitdeploy.yaml."""
     documents, parse_problems = parse(path, data)
     problems.extend(parse_problems)
+    nothing = None, None, EngineKind.DOCKER.value
     if parse_problems:
-        return None, None
+        return nothing
     if len(documents) != 1:
         problems.append(Problem(path, 1, 1, f"{PROJECT_FILE} must hold exactly one YAML document, e.g. `project: shop`"))
-        return None, None
+        return nothing
     found = schema_problems(documents[0], PROJECT_SCHEMA)
     problems.extend(found)
     if found:
-        return None, None
+        return nothing
     body = documents[0].body
+    engine = str(body.get("engine") or EngineKind.DOCKER.value)
     if "environments" not in body:
-        return str(body["project"]), None
+        return str(body["project"]), None, engine
     environments = body["environments"]
     if not environments or not all(isinstance(name, str) for name in environments):
         problems.append(documents[0].problem(["environments"], "environments: name each environment with a word "
                                                                "(staging: {}, prod: {project: shop})"))
-        return None, None
-    return str(body["project"]), dict(environments)
+        return nothing
+    return str(body["project"]), dict(environments), engine
 
 
 def _is_manifest(doc: Document, problems: list[Problem]) -> bool:

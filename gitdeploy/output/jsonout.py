@@ -119,6 +119,7 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
              "revision": r.revision, "commit": r.commit, "declaredImage": r.declared_image,
              "declaredRevision": r.declared_revision, "sync": r.sync_word, "pending": r.pending.value, "note": r.note}
+            | ({"nodes": {node: count for node, count in r.nodes}} if r.nodes else {})
             for r in rows
         ],
         "jobs": [
@@ -167,3 +168,13 @@ def error(exc: GitDeployError) -> dict:
             {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems
         ]
     return document
+
+
+def nodes(project: str, rows, drained=None) -> dict:
+    """`gitdeploy nodes`, `drain`, `activate`: the Swarm's nodes and this project's replicas on each."""
+    return {"project": project, "nodes": [
+        {"name": n.node.hostname, "id": n.node.id, "role": n.node.role, "availability": n.node.availability,
+         "status": n.node.status, "address": n.node.address, "leader": n.node.leader,
+         "labels": dict(n.node.labels), "tasks": dict(n.tasks)} for n in rows]} \
+        | ({"drained": {"node": drained.node, "moved": drained.moved, "notMoved": list(drained.not_moved),
+                        "seconds": round(drained.seconds, 1)}} if drained is not None else {})

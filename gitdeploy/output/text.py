@@ -175,6 +175,9 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
                       str(row.revision or "-"), shown(row.commit[:12] or "-"), sync)
     out.print(table)
     for row in rows:
+        if row.nodes:   # a Swarm: where the replicas run
+            out.print(f"{shown(row.name)}: on " + ", ".join(f"{shown(node)} ({count})" for node, count in row.nodes))
+    for row in rows:
         if row.note:
             out.print(f"{shown(row.name)}: {shown(row.note)}")
     if jobs:
@@ -309,3 +312,20 @@ def error(exc: GitDeployError) -> None:
     err.print(f"[red]gitdeploy: error:[/] {shown(exc.message)}")
     if exc.hint:
         err.print(f"  hint: {shown(exc.hint)}")
+
+
+def nodes(project: str, rows) -> None:
+    """The Swarm's nodes: role, availability, status, and this project's running replicas on each."""
+    from rich.table import Table
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("NODE", "ROLE", "AVAILABILITY", "STATUS", "ADDRESS", f"REPLICAS OF {project.upper()}"):
+        table.add_column(shown(column))
+    for row in rows:
+        node = row.node
+        role = node.role + (" (leader)" if node.leader else "")
+        status = node.status if node.status == "ready" else f"[red]{node.status}[/]"
+        table.add_row(shown(node.hostname), role, node.availability, status, shown(node.address),
+                      shown(", ".join(f"{service} {count}" for service, count in row.tasks) or "-"))
+    console.stdout().print(table)
