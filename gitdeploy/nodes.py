@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gitdeploy.core.model import DesiredState
-from gitdeploy.engine.swarm import Node, SwarmEngine
+from gitdeploy.engine.base import Node, ServiceEngine
 from gitdeploy.errors import GitDeployError
 
 TICK = 0.5   # seconds between looks while a drain moves replicas
@@ -33,8 +33,8 @@ class Drained:
     seconds: float
 
 
-def swarm_of(engine) -> SwarmEngine:
-    if not isinstance(engine, SwarmEngine):
+def swarm_of(engine) -> ServiceEngine:
+    if not getattr(engine, "rolls_out_itself", False):
         raise GitDeployError("this command works on a Swarm: set `engine: swarm` in gitdeploy.yaml (or --engine swarm)")
     return engine
 
@@ -67,7 +67,7 @@ def drain(desired: DesiredState, engine, node: str, timeout: float,
         time.sleep(TICK)
 
 
-def _not_moved(desired: DesiredState, swarm: SwarmEngine, hostname: str) -> tuple[str, ...]:
+def _not_moved(desired: DesiredState, swarm: ServiceEngine, hostname: str) -> tuple[str, ...]:
     observed = swarm.observe(desired.project)
     stuck = {r.service for r in observed.replicas if r.node == hostname}
     for spec in desired.services:

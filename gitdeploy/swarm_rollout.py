@@ -17,14 +17,14 @@ from gitdeploy.core.actions import ServiceAction
 from gitdeploy.core.plan import ServicePlan
 from gitdeploy.core.results import Outcome
 from gitdeploy.core.units import format_duration
-from gitdeploy.engine.swarm import ServiceProgress, SwarmEngine
+from gitdeploy.engine.base import ServiceEngine, ServiceProgress
 from gitdeploy.rollout import Failure, Interrupt, Report, RolloutReport, Runtime
 
 TICK = 0.5   # seconds between looks at the service (two API calls each)
 
 
 class SwarmRollout:
-    def __init__(self, project: str, service: ServicePlan, engine: SwarmEngine, report: Report,
+    def __init__(self, project: str, service: ServicePlan, engine: ServiceEngine, report: Report,
                  runtime: Runtime = Runtime(), stop_requested: Interrupt = lambda: None) -> None:
         self.project, self.service, self.engine, self.report, self.runtime = project, service, engine, report, runtime
         self.stop_requested = stop_requested

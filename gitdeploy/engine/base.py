@@ -1,10 +1,12 @@
 """The interface between `apply` and a container engine.
 
-Small on purpose: a Docker Swarm backend will implement the same calls.
-Every method raises only `GitDeployError` subclasses.
+Small on purpose: the Docker adapter (docker.py) and the Swarm adapter (swarm.py)
+implement the same calls; a Swarm also implements `ServiceEngine`, rolling whole
+services out itself. Every method raises only `GitDeployError` subclasses.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Iterator, Protocol
 
@@ -129,3 +131,56 @@ class Engine(Protocol):
 
     def lock_holder(self, project: str):
         """Who holds the project's lock (host, pid, command, since, lease), or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceProgress:
+    """One look at a Swarm service during its rollout."""
+
+    exists: bool
+    replicas: int = 0              # the count its definition asks for
+    template_hash: str = ""        # what its definition's labels say now (a Swarm rollback puts back the old one)
+    update_state: str = ""         # Swarm's UpdateStatus.State: updating, paused, completed, rollback_*; "" none
+    update_message: str = ""
+    running: int = 0               # tasks of `template_hash` running
+    others: int = 0                # tasks of another template Swarm still means to run
+    failed: int = 0                # tasks of `template_hash` that failed or were rejected
+    errors: tuple[str, ...] = ()   # why tasks of `template_hash` ended, newest first: "node2: task: non-zero exit (1)"
+    nodes: tuple[str, ...] = ()    # where the running ones are
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    hostname: str
+    role: str            # manager or worker
+    availability: str    # active, pause, drain
+    status: str          # ready, down, unknown, disconnected
+    address: str
+    leader: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+class ServiceEngine(Engine, Protocol):
+    """An engine that runs whole services and their rolling updates itself (a Swarm: engine/swarm.py).
+    apply.py hands it each service (swarm_rollout.py) instead of rolling replicas out one by one."""
+
+    rolls_out_itself: bool
+
+    def put_service(self, project: str, commit: str, spec: ServiceSpec, *, job: bool = False) -> bool:
+        """Create the service, or update it where it differs from `spec`; whether anything was posted."""
+
+    def progress(self, project: str, name: str, rolling_out: str = "") -> ServiceProgress:
+        """Where the service's rollout stands now."""
+
+    def roll_back(self, project: str, name: str) -> None:
+        """Put back the service's definition from before its last update."""
+
+    def remove_service(self, project: str, name: str) -> bool:
+        """Remove the service; whether there was one."""
+
+    def nodes(self) -> tuple[Node, ...]:
+        """The cluster's nodes."""
+
+    def set_availability(self, hostname: str, availability: str) -> Node:
+        """Set a node to active, pause or drain."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from gitdeploy.core import labels as L
@@ -26,40 +25,13 @@ from gitdeploy.core.model import ServiceSpec, UpdatePolicy, VolumeSpec, spec_fro
 from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.engine import swarm_spec as S
+from gitdeploy.engine.base import Node, ServiceProgress
 from gitdeploy.engine.docker import DockerEngine, translated_errors
 from gitdeploy.errors import EngineError, NotOwned
 
 # Task states before a task runs, in Swarm's order; a task in one of them is "starting" here.
 _BEFORE_RUNNING = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting")
 _ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceProgress:
-    """One look at a Swarm service during its rollout."""
-
-    exists: bool
-    replicas: int = 0              # the count its definition asks for
-    template_hash: str = ""        # what its definition's labels say now (a Swarm rollback puts back the old one)
-    update_state: str = ""         # Swarm's UpdateStatus.State: updating, paused, completed, rollback_*; "" none
-    update_message: str = ""
-    running: int = 0               # tasks of `template_hash` running
-    others: int = 0                # tasks of another template Swarm still means to run
-    failed: int = 0                # tasks of `template_hash` that failed or were rejected
-    errors: tuple[str, ...] = ()   # why tasks of `template_hash` ended, newest first: "node2: task: non-zero exit (1)"
-    nodes: tuple[str, ...] = ()    # where the running ones are
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    id: str
-    hostname: str
-    role: str            # manager or worker
-    availability: str    # active, pause, drain
-    status: str          # ready, down, unknown, disconnected
-    address: str
-    leader: bool = False
-    labels: tuple[tuple[str, str], ...] = ()
 
 
 class SwarmEngine:

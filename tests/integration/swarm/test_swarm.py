@@ -270,3 +270,36 @@ def test_a_job_runs_once_as_a_swarm_job_and_a_failed_run_holds_what_depends_on_i
         assert run.returncode == 1 and document["jobs"][0]["outcome"] == "failed", run.stdout + run.stderr
         assert why in document["jobs"][0]["message"] + document["jobs"][0]["detail"], document["jobs"][0]
         assert document["services"][0]["outcome"] == "blocked"
+
+
+def test_rollback_pins_the_previous_revision_and_atomic_reverts_what_this_sync_changed(lab, swarm_repo):
+    web(swarm_repo, replicas=2, port=0)
+    swarm_repo.commit("v1")
+    assert sync(swarm_repo).returncode == 0
+    web(swarm_repo, "gitdeploy-test/app:v2", replicas=2, port=0)
+    swarm_repo.commit("v2")
+    assert sync(swarm_repo).returncode == 0
+
+    back = gitdeploy("rollback", "web", "--repo", str(swarm_repo.root))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert {t["image"] for t in tasks(lab, swarm_repo.project)} == {"gitdeploy-test/app:v1"}
+    assert sync(swarm_repo).returncode == 0      # pinned: the next sync leaves it on v1
+    assert {t["image"] for t in tasks(lab, swarm_repo.project)} == {"gitdeploy-test/app:v1"}
+    assert gitdeploy("rollback", "web", "--clear", "--repo", str(swarm_repo.root)).returncode == 0
+    assert sync(swarm_repo).returncode == 0
+    assert {t["image"] for t in tasks(lab, swarm_repo.project)} == {"gitdeploy-test/app:v2"}
+
+    # --atomic: api fails (v3), so web, updated in the same sync, goes back to v2 too.
+    web(swarm_repo, "gitdeploy-test/app:v1", replicas=2, port=0)
+    swarm_repo.service("api", "gitdeploy-test/app:v2", 1, endpointMode="dnsrr",
+                       healthCheck={"exec": HEALTHZ, "interval": "1s", "retries": 2}, update=QUICK)
+    swarm_repo.commit("api")
+    assert sync(swarm_repo).returncode == 0
+    web(swarm_repo, "gitdeploy-test/app:v2", replicas=2, port=0)
+    swarm_repo.service("api", "gitdeploy-test/app:v3", 1, endpointMode="dnsrr",
+                       healthCheck={"exec": HEALTHZ, "interval": "1s", "retries": 2}, update=QUICK)
+    swarm_repo.commit("both")
+    run = sync(swarm_repo, "--atomic")
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert {t["image"] for t in tasks(lab, swarm_repo.project)} == {"gitdeploy-test/app:v1"}
+    assert {t["image"] for t in tasks(lab, swarm_repo.project, "api")} == {"gitdeploy-test/app:v2"}
