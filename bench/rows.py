@@ -21,6 +21,7 @@ class Row:
     theirs: float | None = None
     goal: str = ""            # e.g. "<= 0.8x", "<= 2 s"
     limit: float | None = None   # the goal as a number: the ratio (with a peer) or our figure must not exceed it
+    outcome: bool | None = None  # a goal that is no number ("outcome reported correctly"): whether it was met
 
     @property
     def ratio(self) -> float | None:
@@ -28,6 +29,8 @@ class Row:
 
     @property
     def met(self) -> bool | None:
+        if self.outcome is not None:
+            return self.outcome
         if self.limit is None:
             return None
         measured = self.ratio if self.theirs is not None else self.ours

@@ -198,7 +198,15 @@ class SwarmEngine:
         return self.local.observe_volumes(project)   # the manager's copies only
 
     def remove_volume(self, engine_name: str) -> None:
-        self.local.remove_volume(engine_name)
+        # Swarm stops a removed service's containers in the background (each within its grace period).
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return self.local.remove_volume(engine_name)
+            except EngineError as exc:
+                if "in use" not in exc.message or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def deliver_secrets(self, project: str, spec: ServiceSpec, read: Callable[[], dict[str, bytes]]) -> None:
         """Each secret becomes a Swarm secret named by its keyed digest, created only when missing."""
@@ -336,11 +344,12 @@ class SwarmEngine:
 
         with translated_errors(f"inspecting {name}"):
             try:
+                self._api.inspect_service(name)
                 tasks = self._api.tasks(filters={"service": name})
             except docker.errors.NotFound:
-                tasks = []
+                return ReplicaProbe(state="exited", exit_code=137)   # removed (killed past its timeout)
         if not tasks:
-            return ReplicaProbe(state="exited", exit_code=137)   # removed (killed past its timeout)
+            return ReplicaProbe(state="created")   # Swarm has not made its task yet
         task = max(tasks, key=lambda t: t.get("CreatedAt", ""))
         return ReplicaProbe(state=_state(task), exit_code=_exit_code(task))
 

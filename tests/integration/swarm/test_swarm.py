@@ -103,6 +103,11 @@ def test_the_sample_app_runs_across_three_nodes_and_answers_on_each(lab, swarm_p
     web_row = next(s for s in status["services"] if s["name"] == "web")
     assert web_row["nodes"] == {"node1": 1, "node2": 1, "node3": 1} and web_row["sync"] == "Synced"
 
+    down = gitdeploy("down", "--repo", str(repo), "--env", "swarm", "--yes", "--volumes", "--history")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not client.services(filters={"label": f"io.gitdeploy.project={swarm_project}"})
+    assert not client.secrets(filters={"label": f"io.gitdeploy.project={swarm_project}"})
+
 
 def test_a_rolling_update_then_a_failed_one_rolled_back_by_swarm_exits_3_and_is_not_retried(lab, swarm_repo):
     web(swarm_repo)
