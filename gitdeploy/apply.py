@@ -153,7 +153,8 @@ class _Execution:
                 from gitdeploy.swarm_rollout import SwarmRollout
 
                 report = SwarmRollout(self.plan.project, service, self.engine, lambda m: self.report(service.name, m),
-                                      self.runtime, stop_requested=self.stop_requested).run()
+                                      self.runtime, stop_requested=self.stop_requested, should_abort=self.should_abort,
+                                      cancelled=self.cancelled, may_revert=may_revert).run()
             else:
                 report = Rollout(self.plan.project, service, self.engine, lambda m: self.report(service.name, m),
                                  self.runtime, should_abort=self.should_abort, cancelled=self.cancelled,

@@ -53,13 +53,15 @@ def activate(desired: DesiredState, engine, node: str) -> Node:
 
 def drain(desired: DesiredState, engine, node: str, timeout: float,
           progress: Callable[[str, str], None] = lambda s, m: None) -> Drained:
-    """Sets `node` to drain and waits (up to `timeout` s) until the project's replicas run elsewhere."""
+    """Sets `node` to drain and waits (up to `timeout` s) until the project's replicas that ran there run
+    elsewhere, each service with as many running replicas as before the drain."""
     swarm = swarm_of(engine)
     began = time.monotonic()
+    before = Counter(r.service for r in swarm.observe(desired.project).replicas if r.running)
     hostname = swarm.set_availability(node, "drain").hostname
     progress(hostname, "set to drain; waiting for its replicas to run elsewhere")
     while True:
-        stuck = _not_moved(desired, swarm, hostname)
+        stuck = _not_moved(swarm, desired.project, hostname, before)
         if not stuck:
             return Drained(hostname, True, (), time.monotonic() - began)
         if time.monotonic() - began > timeout:
@@ -67,11 +69,10 @@ def drain(desired: DesiredState, engine, node: str, timeout: float,
         time.sleep(TICK)
 
 
-def _not_moved(desired: DesiredState, swarm: ServiceEngine, hostname: str) -> tuple[str, ...]:
-    observed = swarm.observe(desired.project)
-    stuck = {r.service for r in observed.replicas if r.node == hostname}
-    for spec in desired.services:
-        elsewhere = [r for r in observed.of_service(spec.name) if r.running and r.node != hostname]
-        if len(elsewhere) < spec.replicas:
-            stuck.add(spec.name)
+def _not_moved(swarm: ServiceEngine, project: str, hostname: str, before: Counter) -> tuple[str, ...]:
+    """Services with a replica still on the node, or fewer running elsewhere than ran before the drain."""
+    observed = swarm.observe(project)
+    stuck = {r.service for r in observed.replicas if r.node == hostname and r.state != "exited"}
+    elsewhere = Counter(r.service for r in observed.replicas if r.running and r.node != hostname)
+    stuck |= {service for service, count in before.items() if elsewhere[service] < count}
     return tuple(sorted(stuck))

@@ -7,30 +7,39 @@ deploy` lacks: it waits for the end, says how it ended (a Swarm rollback is
 Outcome.ROLLED_BACK, exit 3; the revision is remembered and not rolled forward
 again), and gives up at the progress deadline, putting the previous definition
 back, when the update makes no progress at all (no node can run the new tasks).
-A service that never ran before and never gets ready is removed again.
+A service this run created that never gets ready is removed again.
+
+"Done" is judged by the tasks themselves: a task counts only when its own spec is
+the task template put, so tasks of a definition changed by hand, or not replaced
+yet, are never taken for the new ones (engine/swarm.py: progress).
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
 from gitdeploy.core.actions import ServiceAction
-from gitdeploy.core.plan import ServicePlan
+from gitdeploy.core.plan import RemoveReplica, ServicePlan
 from gitdeploy.core.results import Outcome
 from gitdeploy.core.units import format_duration
 from gitdeploy.engine.base import ServiceEngine, ServiceProgress
 from gitdeploy.rollout import Failure, Interrupt, Report, RolloutReport, Runtime
 
 TICK = 0.25  # seconds between looks at the service (three cheap API calls each, on the manager)
+BUSY = ("updating", "rollback_started", "paused", "rollback_paused")   # Swarm is not done with the service
 
 
 class SwarmRollout:
     def __init__(self, project: str, service: ServicePlan, engine: ServiceEngine, report: Report,
-                 runtime: Runtime = Runtime(), stop_requested: Interrupt = lambda: None) -> None:
+                 runtime: Runtime = Runtime(), stop_requested: Interrupt = lambda: None,
+                 should_abort: Interrupt = lambda: None, cancelled: Interrupt = lambda: None,
+                 may_revert: bool = True) -> None:
         self.project, self.service, self.engine, self.report, self.runtime = project, service, engine, report, runtime
-        self.stop_requested = stop_requested
+        self.stop_requested, self.should_abort, self.cancelled = stop_requested, should_abort, cancelled
+        self.may_revert = may_revert
 
     def run(self) -> RolloutReport:
         service, spec = self.service, self.service.spec
+        self._remove_strays()
         if spec is None or spec.replicas == 0:
             gone = self.engine.remove_service(self.project, service.name)
             self.report("removed its Swarm service" if gone else "nothing to remove")
@@ -40,43 +49,55 @@ class SwarmRollout:
             # Kept on the revision that ran before: at the count its Swarm service has, not the count of the
             # replicas that happened to run when the plan was made (a task Swarm is restarting).
             spec = replace(spec, replicas=max(spec.replicas, before.replicas))
-        posted = self.engine.put_service(self.project, service.commit, spec)
+        posted, template = self.engine.put_service(self.project, service.commit, spec)
         if posted:
             self.report(("created" if not before.exists else "updating") +
                         f" Swarm service ({spec.replicas} replicas, {spec.update.order.value})")
-        return self._wait(spec.template_hash(), spec.replicas, spec.update.progress_deadline,
-                          created=not before.exists)
+        # Only what this run changed is put back when it goes wrong: a new service, or a new template.
+        created = not before.exists
+        changed = posted and before.exists and before.template_hash != spec.template_hash()
+        return self._wait(spec.template_hash(), template, spec.replicas, spec.update.progress_deadline,
+                          created, changed)
 
-    def _wait(self, want: str, replicas: int, patience: float, created: bool) -> RolloutReport:
+    def _remove_strays(self) -> None:
+        """What the plan removes that is no task of this service: a job's kept run, when the name was a job's."""
+        own = f"{self.project}_{self.service.name}."
+        for step in self.service.steps:
+            if isinstance(step, RemoveReplica) and not step.replica.name.startswith(own):
+                self.engine.remove_replica(step.replica)
+                self.report(f"removed {step.replica.name} ({step.reason})")
+
+    def _wait(self, want: str, template: dict, replicas: int, patience: float, created: bool,
+              changed: bool) -> RolloutReport:
         clock, sleep = self.runtime.clock, self.runtime.sleep
         deadline, best, began = clock() + patience, -1, clock()
         why = ""   # Swarm's reason for a rollback, said while it rolls back
         while True:
-            seen = self.engine.progress(self.project, self.service.name, want)
+            seen = self.engine.progress(self.project, self.service.name, template)
             if not seen.exists:
                 return RolloutReport(Outcome.FAILED, "its Swarm service was removed during the rollout",
                                      Failure("(service)", "was removed by someone else", environment=True))
             if seen.update_state == "rollback_started":
                 why = why or seen.update_message
-            if seen.template_hash != want and seen.update_state == "rollback_completed":
+            if changed and seen.template_hash != want and seen.update_state == "rollback_completed":
                 self._settle(seen.template_hash, patience)
                 return self._rolled_back(seen, why)
-            if seen.update_state in ("paused", "rollback_paused"):
+            if changed and seen.update_state in ("paused", "rollback_paused"):
                 return RolloutReport(Outcome.FAILED, f"Swarm paused the update: {seen.update_message}",
                                      Failure("(update)", "paused", _detail(seen)), paused=True)
-            if seen.template_hash == want and seen.update_state in ("", "completed") \
+            if seen.template_hash == want and seen.update_state not in BUSY \
                     and seen.running >= replicas and not seen.others:
                 where = ", ".join(sorted(set(seen.nodes)))
                 return RolloutReport(Outcome.APPLIED, f"{seen.running}/{replicas} running on {where} "
                                                       f"in {format_duration(round(clock() - began, 1))}")
             if created and seen.failed:   # as on one engine: a new service's replica that fails fails the rollout
-                return self._give_up(seen, "a new replica failed", created, abandoned=False)
+                return self._give_up(seen, "a new replica failed", created, changed, abandoned=False)
             if seen.running > best:   # progress: the deadline is for a replica, not the whole service
                 best, deadline = seen.running, clock() + patience
-            stop = self.stop_requested()
+            stop = self.stop_requested() or self.should_abort() or self.cancelled()
             if stop or clock() > deadline:
-                why = stop or f"made no progress for {format_duration(patience)} (progressDeadline)"
-                return self._give_up(seen, why, created, abandoned=bool(stop))
+                why_not = stop or f"made no progress for {format_duration(patience)} (progressDeadline)"
+                return self._give_up(seen, why_not, created, changed, abandoned=bool(stop))
             sleep(TICK)
 
     def _settle(self, template_hash: str, patience: float) -> None:
@@ -96,9 +117,14 @@ class SwarmRollout:
         return RolloutReport(Outcome.ROLLED_BACK, f"Swarm rolled the update back ({failed}); the previous "
                                                   "revision runs", Failure("(update)", failed, _detail(seen)))
 
-    def _give_up(self, seen: ServiceProgress, why: str, created: bool, abandoned: bool) -> RolloutReport:
+    def _give_up(self, seen: ServiceProgress, why: str, created: bool, changed: bool,
+                 abandoned: bool) -> RolloutReport:
         failure = Failure("(update)", why, _detail(seen), abandoned=abandoned)
-        if created or self.service.action is ServiceAction.CREATE:
+        if not self.may_revert or not (created or changed):
+            # Nothing this run may or can put back (a revert, a repair, a held service): what runs stays.
+            self.report(f"{why}; left as it is")
+            return RolloutReport(Outcome.FAILED, f"{why}; left as it is", failure)
+        if created:
             self.engine.remove_service(self.project, self.service.name)
             self.report(f"{why}; removed the new service")
             return RolloutReport(Outcome.ROLLED_BACK, f"{why}; removed (nothing ran before)", failure)

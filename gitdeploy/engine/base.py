@@ -142,10 +142,10 @@ class ServiceProgress:
     template_hash: str = ""        # what its definition's labels say now (a Swarm rollback puts back the old one)
     update_state: str = ""         # Swarm's UpdateStatus.State: updating, paused, completed, rollback_*; "" none
     update_message: str = ""
-    running: int = 0               # tasks of `template_hash` running
+    running: int = 0               # tasks of the task template rolled out, running (on a node that is up)
     others: int = 0                # tasks of another template Swarm still means to run
-    failed: int = 0                # tasks of `template_hash` that failed or were rejected
-    errors: tuple[str, ...] = ()   # why tasks of `template_hash` ended, newest first: "node2: task: non-zero exit (1)"
+    failed: int = 0                # tasks of the template rolled out that failed or were rejected
+    errors: tuple[str, ...] = ()   # why they ended, newest first: "node2: task: non-zero exit (1)"
     nodes: tuple[str, ...] = ()    # where the running ones are
 
 
@@ -167,11 +167,12 @@ class ServiceEngine(Engine, Protocol):
 
     rolls_out_itself: bool
 
-    def put_service(self, project: str, commit: str, spec: ServiceSpec, *, job: bool = False) -> bool:
-        """Create the service, or update it where it differs from `spec`; whether anything was posted."""
+    def put_service(self, project: str, commit: str, spec: ServiceSpec, *, job: bool = False) -> tuple[bool, dict]:
+        """Create the service, or update it where it differs from `spec`: (whether anything was posted,
+        the task template its tasks are to run)."""
 
-    def progress(self, project: str, name: str, rolling_out: str = "") -> ServiceProgress:
-        """Where the service's rollout stands now."""
+    def progress(self, project: str, name: str, rolling_out: dict | None = None) -> ServiceProgress:
+        """Where the service's rollout stands now: tasks running `rolling_out` (a task template)."""
 
     def roll_back(self, project: str, name: str) -> None:
         """Put back the service's definition from before its last update."""

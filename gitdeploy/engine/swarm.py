@@ -84,13 +84,14 @@ class SwarmEngine:
                 runs.append(_run(service, own))
                 continue
             drifted = _drift(project, service, network)
-            replicas += [_replica(service, task, nodes, drifted) for task in own
-                         if task.get("DesiredState") == "running"]
+            replicas += [_replica(service, task, nodes, drifted) for task in _current(own, _replicas(service["Spec"]))]
         return ObservedState(project, tuple(sorted(replicas, key=lambda r: r.name)), tuple(runs))
 
-    def progress(self, project: str, name: str, rolling_out: str = "") -> ServiceProgress:
-        """Where a service's rollout stands now; `rolling_out`: the template hash put (whose failed tasks
-        are counted, also once Swarm has rolled back to another)."""
+    def progress(self, project: str, name: str, rolling_out: dict | None = None) -> ServiceProgress:
+        """Where a service's rollout stands now. `rolling_out`: the task template put (`put_service`): a
+        task counts as running it only when its own spec says all of it, so tasks of a definition changed
+        by hand, or of one Swarm has not replaced yet, are not taken for it; its failed tasks are counted
+        also once Swarm has rolled back to another."""
         service = self._service(project, name)
         if service is None:
             return ServiceProgress(False)
@@ -98,18 +99,18 @@ class SwarmEngine:
         want = labels.get(L.TEMPLATE_HASH, "")
         tasks = sorted(self._tasks([service]), key=lambda t: t.get("CreatedAt", ""), reverse=True)
         nodes = self._node_names() if tasks else {}
-        ours = [t for t in tasks if _task_labels(t).get(L.TEMPLATE_HASH) == want]
+        template = rolling_out or service["Spec"].get("TaskTemplate") or {}
+        ours = [t for t in tasks if not S.drift(template, t.get("Spec") or {})]
         running = [t for t in ours if t.get("DesiredState") == "running" and _state(t) == "running"
                    and t.get("NodeID") in nodes]
-        failed = [t for t in tasks if _task_labels(t).get(L.TEMPLATE_HASH) == (rolling_out or want)
-                  and ((t.get("Status") or {}).get("State") in ("failed", "rejected")
-                       or (t.get("Status") or {}).get("Err"))]
+        failed = [t for t in ours if (t.get("Status") or {}).get("State") in ("failed", "rejected")
+                  or (t.get("Status") or {}).get("Err")]
         errors = [f"{nodes.get(t.get('NodeID', ''), '?')}: {_why_ended(t)}" for t in failed][:3]
         status = service.get("UpdateStatus") or {}
-        return ServiceProgress(True, _replicas(service["Spec"]), want, status.get("State", ""), status.get("Message", ""), len(running),
-                               len([t for t in tasks if t.get("DesiredState") == "running"
-                                    and _task_labels(t).get(L.TEMPLATE_HASH) != want]),
-                               len(failed), tuple(errors), tuple(sorted(nodes.get(t.get("NodeID", ""), "?") for t in running)))
+        others = [t for t in tasks if t.get("DesiredState") == "running" and t not in ours]
+        return ServiceProgress(True, _replicas(service["Spec"]), want, status.get("State", ""),
+                               status.get("Message", ""), len(running), len(others), len(failed), tuple(errors),
+                               tuple(sorted(nodes.get(t.get("NodeID", ""), "?") for t in running)))
 
     def _service(self, project: str, name: str) -> dict | None:
         import docker.errors
@@ -250,9 +251,11 @@ class SwarmEngine:
             rows = getattr(self._api, kind)(filters={"label": f"{L.PROJECT}={project}"})
         return {r["Spec"]["Name"]: r["ID"] for r in rows}
 
-    def put_service(self, project: str, commit: str, spec: ServiceSpec, *, job: bool = False) -> bool:
+    def put_service(self, project: str, commit: str, spec: ServiceSpec, *,
+                    job: bool = False) -> tuple[bool, dict]:
         """Creates the service, or updates it where its definition differs from `spec`'s (a Swarm rolling
-        update, when the template changed). Whether anything was posted."""
+        update, when the template changed). (Whether anything was posted, the task template its tasks
+        are to run: what `progress` waits for.)"""
         self.local._still_locked()
         configs = self._ensure_configs(project, spec)
         ids = configs | self._names("secrets", project)
@@ -274,14 +277,14 @@ class SwarmEngine:
         if current is None:
             with translated_errors(f"creating Swarm service {definition['Name']}"):
                 self._api.create_service(**fields)
-            return True
+            return True, definition["TaskTemplate"]
         live = current["Spec"]
         if not S.drift(definition, live) and _replicas(live) == spec.replicas and \
                 (live.get("Labels") or {}).get(L.TEMPLATE_HASH) == spec.template_hash():
-            return False
+            return False, definition["TaskTemplate"]
         with translated_errors(f"updating Swarm service {definition['Name']}"):
             self._api.update_service(current["ID"], current["Version"]["Index"], **fields)
-        return True
+        return True, definition["TaskTemplate"]
 
     def _ensure_configs(self, project: str, spec: ServiceSpec) -> dict[str, str]:
         existing = self._names("configs", project)
@@ -451,6 +454,20 @@ class SwarmEngine:
         return self.local.lock_holder(project)
 
 
+def _current(tasks: list[dict], replicas: int) -> list[dict]:
+    """The tasks that stand for a service's replicas: those Swarm means to run, and, of a slot with none
+    (its task exited and its restart policy does not start it again), the newest one: a stopped
+    replica, as on one engine."""
+    meant = [t for t in tasks if t.get("DesiredState") == "running"]
+    covered = {t.get("Slot") for t in meant}
+    newest: dict[int, dict] = {}
+    for task in tasks:
+        slot = task.get("Slot")
+        if isinstance(slot, int) and 0 < slot <= replicas and slot not in covered and (slot not in newest or task.get("CreatedAt", "") > newest[slot].get("CreatedAt", "")):
+            newest[slot] = task
+    return meant + list(newest.values())
+
+
 def _attributed(line: str, slots: dict[str, str], wanted: list[str]) -> tuple[str, str]:
     """(replica, text) of a service log line with details: "com.docker.swarm.node.id=…,…task.id=ID TEXT"."""
     details, _, text = line.partition(" ")
@@ -516,7 +533,7 @@ def _replica(service: dict, task: dict, nodes: dict[str, str], drift: str) -> Ob
     labels = _task_labels(task)
     status = task.get("Status") or {}
     state = _state(task)
-    image = (((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Image") or "").split("@")[0]
+    image = ((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Image") or ""
     if task.get("NodeID") and task["NodeID"] not in nodes:   # its node is down: Swarm will start it elsewhere
         state, status = "lost", {"Message": "its node is down"}
     ports = tuple(f"{p.get('PublishedPort')}->{p.get('TargetPort')}/{p.get('Protocol', 'tcp')}"

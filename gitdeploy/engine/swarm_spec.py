@@ -41,15 +41,21 @@ def ownership(project: str, commit: str, spec: ServiceSpec, kind: str) -> dict[s
 
 
 def config_name(project: str, spec: ServiceSpec, index: int) -> str:
-    """A config file's Swarm config: named by its content, so a change is a new config."""
+    """A config file's Swarm config: named by its content, so a change is a new config. At most 58
+    characters (Swarm allows 64); its labels say whose it is."""
     file = spec.files[index]
-    digest = hashlib.sha256(file.path.encode() + b"\0" + file.content).hexdigest()[:12]
-    return f"{project}_{spec.name}-file{index}-{digest}"
+    digest = hashlib.sha256(f"{spec.name}\0{file.path}\0".encode() + file.content).hexdigest()[:16]
+    return f"{project}_f{digest}"
 
 
 def secret_name(project: str, spec: ServiceSpec, secret: SecretFile) -> str:
-    """A secret's Swarm secret: named by its keyed digest (never the plaintext's plain hash)."""
-    return f"{project}_{spec.name}-{secret.name}-{secret.digest[:12]}"
+    """A secret's Swarm secret: named by its keyed digest (never a plain hash of the plaintext), so a
+    changed secret is a new one. At most 58 characters."""
+    digest = hashlib.sha256(f"{spec.name}\0{secret.name}\0{secret.target}\0{secret.digest}".encode()).hexdigest()[:16]
+    return f"{project}_s{digest}"
+
+
+NAME_LIMIT = 63   # characters in a Swarm service's name (a job's run: labels.job_run_name, 12 more than its name)
 
 
 def service_definition(project: str, commit: str, spec: ServiceSpec, network: str, *, job: bool = False,
@@ -141,28 +147,41 @@ def _mount(project: str, mount) -> dict:
 def drift(expected: dict, live: dict, path: str = "") -> str:
     """Where a live Swarm definition no longer says what gitdeploy would post ("" when it all still does).
 
-    What gitdeploy sets must be there unchanged; what the engine adds (defaults it fills in, IDs,
-    `ForceUpdate`) is not drift. The replica count is left to the planner, which sees it in the tasks.
-    Values are never returned: only the path (an env value may be a secret the user typed).
+    What gitdeploy sets must be there unchanged, and nothing may be added to it, but for what
+    the engine fills in itself (IDs, `ForceUpdate`, `Isolation`, ...) and empty values. The
+    replica count is left to the planner, which sees it in the tasks. Values are never
+    returned: only the path (an env value may be a secret the user typed).
     """
     if isinstance(expected, dict):
         if not isinstance(live, dict):
             return path or "(the service)"
-        for key, value in expected.items():
+        for key in sorted(set(expected) | set(live)):
             if key in _ENGINE_FILLED or (path == "Mode.Replicated" and key == "Replicas"):
                 continue
-            if value in ({}, [], "", None, False, 0) and live.get(key) in ({}, [], "", None, False, 0):
+            value, found = expected.get(key), live.get(key)
+            if _empty(value) and _empty(found):
                 continue
-            found = drift(value, live.get(key), f"{path}.{key}" if path else key)
-            if found:
-                return found
+            where = f"{path}.{key}" if path else key
+            if key not in expected and path in _OPEN:   # a part gitdeploy does not own
+                continue
+            differs = drift(value, found, where)
+            if differs:
+                return differs
         return ""
     if isinstance(expected, list):
         if not isinstance(live, list) or len(live) != len(expected):
             return path
         return next((found for found in (drift(e, v, f"{path}[{i}]") for i, (e, v) in
                                          enumerate(zip(expected, live))) if found), "")
-    return "" if expected == live else path
+    return "" if expected == live or (_empty(expected) and _empty(live)) else path
 
 
-_ENGINE_FILLED = {"ConfigID", "SecretID"}   # IDs: the names say the same, and drift() is given none
+def _empty(value) -> bool:
+    return value in ({}, [], "", None, False, 0)
+
+
+# Filled in by the engine, or IDs that the names say already: never drift.
+_ENGINE_FILLED = {"ConfigID", "SecretID", "ForceUpdate", "Isolation", "Platforms", "Runtime", "Window"}
+# Parts of a definition that hold more than gitdeploy sets, left to their owners: the whole service
+# (UpdateStatus lives beside Spec, but a Spec may carry fields of newer Engine API versions).
+_OPEN = {""}

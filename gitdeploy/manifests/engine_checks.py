@@ -6,16 +6,20 @@ decided here, once the engine is known (gitdeploy.yaml `engine`, or --engine).
 from __future__ import annotations
 
 from gitdeploy.core.model import EngineKind, EndpointMode, PublishMode
+from gitdeploy.engine import swarm_spec as S
 from gitdeploy.errors import Problem
 from gitdeploy.manifests.yamldoc import Document
 
 _SWARM_ONLY = "only a Swarm does this; remove it, or deploy with `engine: swarm` in gitdeploy.yaml (or --engine swarm)"
 
 
-def engine_problems(doc: Document, engine: EngineKind) -> list[Problem]:
-    spec = doc.body["spec"]
+def engine_problems(doc: Document, engine: EngineKind, project: str = "") -> list[Problem]:
+    """`project`: the engine's project name (a Swarm service's name holds it)."""
+    spec = doc.body.get("spec") or {}
+    if doc.body.get("kind") == "Volume":
+        return _swarm_volume_problems(doc, spec) if engine is EngineKind.SWARM else []
     if engine is EngineKind.SWARM:
-        return _swarm_problems(doc, spec)
+        return _swarm_problems(doc, spec) + _swarm_name_problems(doc, project)
     problems = []
     if "placement" in spec:
         problems.append(doc.problem(["spec", "placement"], f"spec.placement: places replicas on a Swarm's nodes; "
@@ -46,7 +50,7 @@ def _swarm_problems(doc: Document, spec: dict) -> list[Problem]:
             problems.append(doc.problem(["spec", "ports", index, "hostIP"],
                                         f"spec.ports[{index}].hostIP: a Swarm publishes on every address of a node; "
                                         "remove hostIP"))
-        if dnsrr and "hostPort" in port and port.get("mode") != PublishMode.HOST.value:
+        if dnsrr and port.get("mode") != PublishMode.HOST.value:
             problems.append(doc.problem(["spec", "ports", index],
                                         f"spec.ports[{index}]: with endpointMode: dnsrr there is no routing mesh to "
                                         "publish on; write mode: host"))
@@ -65,4 +69,28 @@ def _swarm_problems(doc: Document, spec: dict) -> list[Problem]:
         problems.append(doc.problem(["spec", "securityContext", "privileged"],
                                     "spec.securityContext.privileged: Swarm services cannot run privileged; "
                                     "add the capabilities it needs with capAdd instead"))
+    return problems
+
+
+def _swarm_name_problems(doc: Document, project: str) -> list[Problem]:
+    """A Swarm service is named PROJECT_NAME (a job's run PROJECT_NAME-run-HASH7): at most 63 characters."""
+    name = str(doc.body["metadata"]["name"])
+    length = len(project) + 1 + len(name) + (12 if doc.body.get("kind") == "Job" else 0)
+    if length <= S.NAME_LIMIT:
+        return []
+    return [doc.problem(["metadata", "name"], f"metadata.name: on a Swarm this {doc.body['kind'].lower()} is named "
+                                              f"{project}_{name}{'-run-HASH' if doc.body.get('kind') == 'Job' else ''}, "
+                                              f"{length} characters, over Swarm's {S.NAME_LIMIT}; shorten the name "
+                                              "(or the project's)")]
+
+
+def _swarm_volume_problems(doc: Document, spec: dict) -> list[Problem]:
+    """A Volume's driver and options would have to travel with every mount of it, on every node."""
+    problems = []
+    for field in ("driver", "driverOpts"):
+        if field in spec and not spec.get("external") and spec[field] not in ("local", {}, None):
+            problems.append(doc.problem(["spec", field], f"spec.{field}: on a Swarm each node makes its own copy of "
+                                                         "a volume with the local driver; gitdeploy does not pass "
+                                                         "drivers to the nodes yet: remove it, or create the volume "
+                                                         "on every node yourself and declare it external: true"))
     return problems

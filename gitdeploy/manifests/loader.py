@@ -40,8 +40,8 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
     for doc in manifests:
         kind = doc.body.get("kind")
         found = schema_problems(doc, _SCHEMA_OF.get(kind, SERVICE_SCHEMA))
-        found = found or (volume_problems(doc) if kind == "Volume" else
-                          document_problems(doc, engine) + engine_problems(doc, engine)
+        found = found or (volume_problems(doc) + engine_problems(doc, engine) if kind == "Volume" else
+                          document_problems(doc, engine) + engine_problems(doc, engine, project or "")
                           + _source_problems(doc, revision, contents)
                           + (job_problems(doc) if kind == "Job" else []))
         problems.extend(found)

@@ -169,3 +169,43 @@ def test_drift_names_the_first_field_changed_by_hand_and_ignores_what_the_engine
     live = copy.deepcopy(posted)
     del live["TaskTemplate"]["Placement"]["Constraints"]
     assert S.drift(posted, live) == "TaskTemplate.Placement.Constraints"
+
+
+def test_a_constraint_added_by_hand_where_the_manifest_has_none_is_drift():
+    posted = definition("image: a")
+    live = copy.deepcopy(posted)
+    live["TaskTemplate"]["Placement"] = {"Constraints": ["node.role==manager"], "Platforms": [{"OS": "linux"}]}
+    assert S.drift(posted, live) == "TaskTemplate.Placement.Constraints"
+    live = copy.deepcopy(posted)
+    live["TaskTemplate"]["ContainerSpec"]["User"] = "root"
+    assert S.drift(posted, live) == "TaskTemplate.ContainerSpec.User"
+    live = copy.deepcopy(posted)
+    live["TaskTemplate"]["Placement"] = {"Platforms": [{"OS": "linux"}]}   # filled in by the engine
+    live["TaskTemplate"]["Runtime"] = "container"
+    assert S.drift(posted, live) == ""
+
+
+LONG = ("gitdeploy.yaml", "project: " + "p" * 40 + "\nengine: swarm\n")
+
+
+@pytest.mark.parametrize("files, expected", [
+    ((LONG, ("web.yaml", service("web-frontend-x1-y2-z3-w4", "image: a"))),
+     "metadata.name: on a Swarm this service is named " + "p" * 40 + "_web-frontend-x1-y2-z3-w4, 65 characters, "
+     "over Swarm's 63"),
+    ((SWARM, ("web.yaml", service(spec="image: a\nendpointMode: dnsrr\nports: [{containerPort: 80}]"))),
+     "spec.ports[0]: with endpointMode: dnsrr there is no routing mesh"),
+    ((SWARM, ("web.yaml", service()), ("v.yaml", "apiVersion: gitdeploy/v1\nkind: Volume\nmetadata: {name: data}\n"
+                                                  "spec: {driver: nfs}\n")),
+     "spec.driver: on a Swarm each node makes its own copy"),
+])
+def test_names_too_long_for_swarm_dnsrr_ports_and_volume_drivers_are_located_errors(files, expected):
+    with pytest.raises(ManifestError) as caught:
+        load_desired(tree(*files))
+    found = [str(p) for p in caught.value.problems]
+    assert any(expected in p for p in found), found
+
+
+def test_names_that_fit_are_fine_and_a_single_engine_has_no_such_limit():
+    assert load_desired(tree(LONG, ("web.yaml", service("web-frontend-x1-y2-z3", "image: a")))).services
+    assert load_desired(tree(("gitdeploy.yaml", "project: " + "p" * 40 + "\n"),
+                             ("web.yaml", service("web-frontend-x1-y2-z3-w4", "image: a")))).services
