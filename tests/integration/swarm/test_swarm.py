@@ -94,8 +94,8 @@ def test_the_sample_app_runs_across_three_nodes_and_answers_on_each(lab, swarm_p
     logs = gitdeploy("logs", "worker", "--repo", str(repo), "--env", "swarm", "--tail", "20")
     assert "config: " in logs.stdout and re.search(r"api token: \d+ bytes", logs.stdout), logs.stdout + logs.stderr
     client = docker.APIClient(base_url=lab.docker_host)
-    secret_names = [s["Spec"]["Name"] for s in client.secrets(filters={"label": f"io.gitdeploy.project={swarm_project}"})]
-    assert len(secret_names) == 1 and "api-token" in secret_names[0]
+    secrets = client.secrets(filters={"label": f"io.gitdeploy.project={swarm_project}"})
+    assert [s["Spec"]["Labels"]["io.gitdeploy.service"] for s in secrets] == ["worker"]
 
     again = gitdeploy("sync", "--repo", str(repo), "--env", "swarm")
     assert again.returncode == 0 and "nothing to do" in again.stdout.lower(), again.stdout + again.stderr
