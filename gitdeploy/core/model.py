@@ -341,6 +341,8 @@ class ServiceSpec:
     ports: tuple[PortSpec, ...] = ()               # sorted
     cpus: float | None = None
     memory: int | None = None                      # bytes
+    reserved_cpus: float | None = None             # resources.reservations: a Swarm places by them
+    reserved_memory: int | None = None             # bytes
     restart: str = default("restart")
     init: bool = default("init")                   # run an init process as PID 1 (signals, zombies)
     stop_grace_period: float = parse_duration(default("stopGracePeriod"))  # seconds between SIGTERM and SIGKILL
@@ -369,7 +371,7 @@ class ServiceSpec:
             "resources": {
                 "cpus": self.cpus,
                 "memory": format_memory(self.memory) if self.memory is not None else None,
-            },
+            } | ({"reservations": self.reservations()} if self.reserved_cpus or self.reserved_memory else {}),
             "restart": self.restart,
             "init": self.init,
             "stopGracePeriod": format_duration(self.stop_grace_period),
@@ -383,6 +385,10 @@ class ServiceSpec:
           | ({"devices": list(self.devices)} if self.devices else {}) \
           | ({"placement": self.placement.canonical()} if self.placement else {}) \
           | ({"endpointMode": self.endpoint_mode.value} if self.endpoint_mode else {})   # absent when unset: hashes stay put
+
+    def reservations(self) -> dict:
+        return {"cpus": self.reserved_cpus,
+                "memory": format_memory(self.reserved_memory) if self.reserved_memory is not None else None}
 
     def template_json(self) -> str:
         return canonical_json(self.template())
@@ -459,6 +465,7 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
     on a template this version cannot read.
     """
     resources = template.get("resources") or {}
+    reserved = resources.get("reservations") or {}
     command = template.get("command")
     env = template.get("env") or {}
     from_secrets = {var: value for var, value in env.items() if isinstance(value, dict)}   # {secret: name}
@@ -473,6 +480,8 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
                            key=lambda p: (p.container_port, p.protocol, p.host_ip, p.host_port or 0))),
         cpus=parse_cpus(resources["cpus"]) if resources.get("cpus") is not None else None,
         memory=parse_memory(resources["memory"]) if resources.get("memory") is not None else None,
+        reserved_cpus=parse_cpus(reserved["cpus"]) if reserved.get("cpus") is not None else None,
+        reserved_memory=parse_memory(reserved["memory"]) if reserved.get("memory") is not None else None,
         restart=str(template.get("restart", default("restart"))),
         init=bool(template.get("init", default("init"))),
         stop_grace_period=parse_duration(template.get("stopGracePeriod", default("stopGracePeriod"))),

@@ -337,6 +337,7 @@ class DockerEngine:
             },
             restart_policy={"Name": spec.restart, "MaximumRetryCount": 0},
             mem_limit=spec.memory,
+            mem_reservation=spec.reserved_memory,
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             init=spec.init,
             network_mode="host" if spec.host_network else network,

@@ -94,10 +94,12 @@ def service_definition(project: str, commit: str, spec: ServiceSpec, network: st
             | ({"CapabilityDrop": list(context.cap_drop)} if context.cap_drop else {})
     limits = ({"NanoCPUs": int(spec.cpus * NANO)} if spec.cpus else {}) \
         | ({"MemoryBytes": spec.memory} if spec.memory else {})
+    reserved = ({"NanoCPUs": int(spec.reserved_cpus * NANO)} if spec.reserved_cpus else {}) \
+        | ({"MemoryBytes": spec.reserved_memory} if spec.reserved_memory else {})
     placement = spec.placement
     task = {
         "ContainerSpec": container,
-        "Resources": {"Limits": limits} if limits else {},
+        "Resources": ({"Limits": limits} if limits else {}) | ({"Reservations": reserved} if reserved else {}),
         "RestartPolicy": {"Condition": "none" if job else _RESTART.get(spec.restart, "any"),
                           "Delay": NANO, "MaxAttempts": 0},
         "Placement": {} if placement is None else {

@@ -28,12 +28,14 @@ def document_problems(doc: Document, engine: EngineKind = EngineKind.DOCKER) -> 
     spec = doc.body["spec"]
     problems: list[Problem] = _control_characters(doc, doc.body, [])
     resources = spec.get("resources") or {}
-    for key, parse in (("memory", parse_memory), ("cpus", parse_cpus)):
-        if key in resources:
-            try:
-                parse(resources[key])
-            except ValueError as exc:
-                problems.append(doc.problem(["spec", "resources", key], f"spec.resources.{key}: {exc}"))
+    reserved = resources.get("reservations") or {}
+    for where, values in ((["spec", "resources"], resources), (["spec", "resources", "reservations"], reserved)):
+        for key, parse in (("memory", parse_memory), ("cpus", parse_cpus)):
+            if key in values:
+                try:
+                    parse(values[key])
+                except ValueError as exc:
+                    problems.append(doc.problem([*where, key], f"{'.'.join(where)}.{key}: {exc}"))
     replicas = spec.get("replicas", default("replicas"))
     seen: dict[tuple[int, str], int] = {}
     for index, port in enumerate(spec.get("ports") or []):

@@ -26,6 +26,10 @@ def engine_problems(doc: Document, engine: EngineKind, project: str = "") -> lis
                                                            f"{_SWARM_ONLY}"))
     if "endpointMode" in spec:
         problems.append(doc.problem(["spec", "endpointMode"], f"spec.endpointMode: {_SWARM_ONLY}"))
+    if "cpus" in ((spec.get("resources") or {}).get("reservations") or {}):
+        problems.append(doc.problem(["spec", "resources", "reservations", "cpus"],
+                                    "spec.resources.reservations.cpus: a single engine does not reserve CPUs (only a "
+                                    "Swarm places replicas by them); remove it, or set resources.cpus as a limit"))
     for index, port in enumerate(spec.get("ports") or []):
         if port.get("mode") == PublishMode.INGRESS.value:
             problems.append(doc.problem(["spec", "ports", index, "mode"],

@@ -209,3 +209,14 @@ def test_names_that_fit_are_fine_and_a_single_engine_has_no_such_limit():
     assert load_desired(tree(LONG, ("web.yaml", service("web-frontend-x1-y2-z3", "image: a")))).services
     assert load_desired(tree(("gitdeploy.yaml", "project: " + "p" * 40 + "\n"),
                              ("web.yaml", service("web-frontend-x1-y2-z3-w4", "image: a")))).services
+
+
+def test_reservations_reach_a_swarm_and_only_memory_a_single_engine():
+    found = definition("image: a\nresources: {cpus: 1, memory: 64Mi, reservations: {cpus: 250m, memory: 32Mi}}")
+    assert found["TaskTemplate"]["Resources"] == {"Limits": {"NanoCPUs": 10**9, "MemoryBytes": 64 * 2**20},
+                                                  "Reservations": {"NanoCPUs": 25 * 10**7, "MemoryBytes": 32 * 2**20}}
+    (web,) = load(DOCKER, "image: a\nresources: {reservations: {memory: 32Mi}}").services
+    assert web.reserved_memory == 32 * 2**20 and web.template()["resources"]["reservations"]["memory"] == "32Mi"
+    assert "spec.resources.reservations.cpus: a single engine does not reserve CPUs" in problems(
+        DOCKER, "image: a\nresources: {reservations: {cpus: 1}}")[0]
+    assert "reservations" not in load(DOCKER, "image: a\nresources: {memory: 32Mi}").services[0].template()["resources"]
