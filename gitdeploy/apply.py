@@ -76,6 +76,9 @@ class _Execution:
             self.engine.ensure_network(plan.project)
         self.engine.ensure_volumes(plan.project, plan.volumes_needed())
         results = self.in_order()
+        if plan.ingress:   # missing, stopped or reconfigured by hand: drift, repaired like any other
+            self.progress("(ingress)", f"repairing the ingress ({plan.ingress})")
+            self.engine.converge_ingress()
         self.engine.forget_secrets(plan.project)
         if self.history.recorded:
             # History is bounded: what it holds (env values included) does not pile up forever.

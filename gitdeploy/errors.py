@@ -120,6 +120,10 @@ class Unsatisfiable(GitDeployError):
     """The engine cannot run what the plan needs (a missing image, too few CPUs): found before any change."""
 
 
+class RouteTaken(GitDeployError):
+    """A host name and path another project's service holds on the engine's ingress: found before any change."""
+
+
 class SecretError(GitDeployError):
     """A secret cannot be read: no identity, a wrong key, a tampered file, a missing key. Never says its value."""
 

@@ -104,12 +104,24 @@ def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:
 
 def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_failed: bool = False) -> Plan:
     observed = engine.observe(desired.project)
-    the_plan = make_plan(desired, observed, prune=prune)
+    ingress = ""
+    if any(s.ingress for s in desired.services) or any(r.routed for r in observed.replicas):
+        from gitdeploy.core.ingress import clashes
+        from gitdeploy.errors import RouteTaken
+
+        taken = clashes([(desired.project, s.name, s.ingress) for s in desired.services if s.ingress],
+                        engine.ingress_routes())
+        if taken:
+            raise RouteTaken("; ".join(taken) + "; nothing was changed",
+                             hint="two services cannot share a host name and path on one engine's ingress")
+        ingress = engine.ingress_drift()
+    the_plan = replace(make_plan(desired, observed, prune=prune), ingress=ingress)
     if the_plan.in_sync:
         return the_plan  # the common, unattended case: one listing, no history needed
     history = History(engine.read_history(desired.project))
-    return _with_missing_images(_with_image_volumes(
-        make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed), engine), engine)
+    return replace(_with_missing_images(_with_image_volumes(
+        make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed), engine), engine),
+        ingress=ingress)
 
 
 def _with_missing_images(the_plan: Plan, engine: Engine) -> Plan:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gitdeploy.core.labels import is_pending
-from gitdeploy.core.model import FailureAction, HealthCheck, ServiceSpec, UpdateOrder
+from gitdeploy.core.model import FailureAction, HealthCheck, ServiceSpec, UpdateOrder, UpdatePolicy
 from gitdeploy.core.observed import ObservedReplica
 from gitdeploy.core.plan import RemoveReplica, ServicePlan, SlotWork, StartReplica
 from gitdeploy.core.readiness import PASSED, ProbeOutcome, ReplicaProbe, ReplicaWatch, Verdict
@@ -256,6 +256,12 @@ class Rollout:
             future.result()
 
     def _remove_one(self, replica: ObservedReplica) -> None:
+        if replica.routed and replica.running and replica.confirmed:
+            # Out of the ingress first; it finishes the requests it has, then stops (docs/ingress.md).
+            self.engine.take_out(replica)
+            drain = self.service.spec.update.drain if self.service.spec else UpdatePolicy().drain
+            self.report(f"took {replica.name} out of the ingress; stopping it in {format_duration(drain)}")
+            self.runtime.sleep(drain)
         self.engine.remove_replica(replica)
         self.report(f"removed {replica.name}")
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Callable
 
 from gitdeploy import notify, operations
 from gitdeploy.core.results import Outcome
-from gitdeploy.core.model import EngineKind
+from gitdeploy.core.model import DesiredState
 from gitdeploy.engine.base import Engine
 from gitdeploy.errors import GitDeployError, SignatureRefused
 from gitdeploy.manifests.policy_check import check_policy
@@ -53,7 +53,7 @@ def intervals_to_wait(failed_passes: int) -> int:
 @dataclass
 class Watch:
     source: operations.Source
-    engine: Callable[[EngineKind], Engine]           # the adapter of the engine a commit names (it may change)
+    engine: Callable[[DesiredState], Engine]         # the adapter of the engine a commit names (it may change)
     interval: float
     log: Callable[[str], None]                       # one line per pass (and warnings)
     progress: Callable[[str, str], None]
@@ -117,7 +117,7 @@ class Watch:
             if self.verify_signatures or policy.signatures.required:
                 operations.verify_commit(revision, policy)   # refused: what runs keeps running
             the_plan, result = operations.sync(
-                desired, self.engine(desired.engine), prune=self.prune, retry_failed=self.retry_failed,
+                desired, self.engine(desired), prune=self.prune, retry_failed=self.retry_failed,
                 lock_timeout=self.lock_timeout, progress=lambda name, message: self.progress(
                     f"{desired.project} {name}", message),
                 should_abort=self._newer_commit(revision.commit, preempted), runtime=self.runtime,

@@ -5,7 +5,7 @@
 # httpd, wget, ...) plus a few files, imported with `docker import`.
 # Idempotent: an image that already exists is left alone (--force rebuilds).
 #
-#   scripts/build-images.sh [--force] [sample|test|all]
+#   scripts/build-images.sh [--force] [sample|test|ingress|all]   (test includes ingress: a Caddy image)
 set -euo pipefail
 # Note: Debian 12's busybox-static 1.35 wget segfaults whenever -T (timeout) is
 # given; never pass -T to it in images or health checks.
@@ -99,9 +99,30 @@ with_healthcheck() { # with_healthcheck SOURCE TARGET
   echo "built $2" >&2
 }
 
+build_ingress() {
+  # The ingress image for the tests and the demo: Debian's caddy binary and the libraries ldd lists,
+  # beside busybox (GITDEPLOY_INGRESS_IMAGE=gitdeploy-test/caddy:2). The package is unpacked, never
+  # installed: installing it would start a caddy service on this host's port 80.
+  local name=gitdeploy-test/caddy:2
+  if [ "$force" = 0 ] && docker image inspect "$name" >/dev/null 2>&1; then return 0; fi
+  local pkg; pkg=$(mktemp -d "$work/caddy.XXXX")
+  (cd "$pkg" && apt-get download caddy >/dev/null 2>&1) || { apt-get update -qq >/dev/null && (cd "$pkg" && apt-get download caddy >/dev/null); }
+  dpkg-deb -x "$pkg"/caddy_*.deb "$pkg/x"
+  files_for_image() {
+    mkdir -p "$1/usr/bin" "$1/data" "$1/etc/caddy" "$1/etc/ssl/certs"
+    cp "$pkg/x/usr/bin/caddy" "$1/usr/bin/caddy"
+    ldd "$pkg/x/usr/bin/caddy" | grep -o '/[^ ]*' | while read -r lib; do
+      mkdir -p "$1$(dirname "$lib")"; cp -L "$lib" "$1$lib"
+    done
+    [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/" || true
+  }
+  image "$name" '["caddy", "run", "--config", "/etc/caddy/gitdeploy.json"]'
+}
+
 case "$what" in
   sample) build_sample ;;
-  test) build_test ;;
-  all) build_sample; build_test ;;
-  *) echo "usage: $0 [--force] [sample|test|all]" >&2; exit 2 ;;
+  test) build_test; build_ingress ;;
+  ingress) build_ingress ;;
+  all) build_sample; build_test; build_ingress ;;
+  *) echo "usage: $0 [--force] [sample|test|ingress|all]" >&2; exit 2 ;;
 esac

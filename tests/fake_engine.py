@@ -223,6 +223,18 @@ class FakeEngine:
     def exec_check_result(self, check_id: str) -> int | None:
         return 0 if check_id.endswith("passes") else 1
 
+    def take_out(self, replica: ObservedReplica) -> None:
+        self.log.append(f"take out {replica.name}")
+
+    def converge_ingress(self) -> str:
+        return ""
+
+    def ingress_drift(self) -> str:
+        return ""
+
+    def ingress_routes(self) -> tuple:
+        return ()
+
     def confirm_replica(self, name: str) -> str:
         with self._lock:
             final = name.removesuffix(L.PENDING)

@@ -75,7 +75,7 @@ class Command:
         """The engine adapter the desired state goes to: one Docker engine, or a Swarm (engine/swarm.py)."""
         from gitdeploy.cli.engine import engine_for
 
-        return engine_for(desired.engine, pull)
+        return engine_for(desired, pull)
 
     @cached_property
     def policy(self):

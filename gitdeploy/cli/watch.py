@@ -50,7 +50,7 @@ def watch(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         Watch(
-            source=operations.Source(repo, ref, path, env, engine), engine=lambda kind: engine_for(kind, pull),
+            source=operations.Source(repo, ref, path, env, engine), engine=lambda desired: engine_for(desired, pull),
             interval=seconds,
             log=lambda line: text.console.stderr().print(text.shown(line)), progress=progress.plain,
             stop=stop, emit=(lambda document: jsonout.emit(document, one_line=output is OutputFormat.JSONL))

@@ -132,11 +132,12 @@ class UpdatePolicy:
     monitor: float = parse_duration(default("update.monitor"))
     progress_deadline: float = parse_duration(default("update.progressDeadline"))
     failure_action: FailureAction = FailureAction(default("update.failureAction"))
+    drain: float = parse_duration(default("update.drain"))   # with an ingress: a removed replica serves this long
 
     def canonical(self) -> dict:
         return {"parallelism": self.parallelism, "order": self.order.value, "delay": format_duration(self.delay),
                 "monitor": format_duration(self.monitor), "progressDeadline": format_duration(self.progress_deadline),
-                "failureAction": self.failure_action.value}
+                "failureAction": self.failure_action.value, "drain": format_duration(self.drain)}
 
     @classmethod
     def from_canonical(cls, data: dict, *, fixed_host_port: bool = False) -> "UpdatePolicy":
@@ -150,6 +151,7 @@ class UpdatePolicy:
             monitor=parse_duration(data.get("monitor", default("update.monitor"))),
             progress_deadline=parse_duration(data.get("progressDeadline", default("update.progressDeadline"))),
             failure_action=FailureAction(data.get("failureAction", default("update.failureAction"))),
+            drain=parse_duration(data.get("drain", default("update.drain"))),
         )
 
 
@@ -312,6 +314,41 @@ class PortSpec:
         return f"{published}->{self.container_port}/{self.protocol}"
 
 
+class TlsMode(str, Enum):
+    ACME = "acme"           # certificates from Let's Encrypt
+    INTERNAL = "internal"   # Caddy's own local CA
+    NONE = "none"           # plain HTTP
+
+
+@dataclass(frozen=True, slots=True)
+class IngressRoute:
+    """spec.ingress: what the engine's ingress routes to a service's ready replicas."""
+
+    hosts: tuple[str, ...]
+    path: str = "/"
+    port: int = 0          # the containerPort; 0 only before the builder fills it in
+    tls: TlsMode = TlsMode.ACME
+
+    def canonical(self) -> dict:
+        return {"hosts": list(self.hosts), "path": self.path, "port": self.port, "tls": self.tls.value}
+
+    @classmethod
+    def from_canonical(cls, data: dict) -> "IngressRoute":
+        return cls(tuple(str(h) for h in data["hosts"]), str(data.get("path") or "/"), int(data.get("port") or 0),
+                   TlsMode(data.get("tls") or TlsMode.ACME.value))
+
+
+@dataclass(frozen=True, slots=True)
+class IngressSettings:
+    """gitdeploy.yaml `ingress`: the engine's one ingress container."""
+
+    image: str = "caddy:2"
+    http: int = 80
+    https: int = 443
+    host_ip: str = ""
+    acme_email: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Where a Swarm may run a service's replicas (spec.placement; Swarm only)."""
@@ -357,6 +394,7 @@ class ServiceSpec:
     security_context: SecurityContext | None = None
     host_network: bool = False                     # the host's network stack instead of the project network
     devices: tuple[str, ...] = ()                  # "HOST[:CONTAINER[:PERMISSIONS]]", in the order declared
+    ingress: IngressRoute | None = None            # routed by the engine's ingress
     placement: Placement | None = None             # Swarm only
     endpoint_mode: EndpointMode | None = None      # Swarm only; None: vip
     source: str = field(default="", compare=False)  # "web.yaml:3", where it was declared
@@ -383,6 +421,7 @@ class ServiceSpec:
           | ({"securityContext": self.security_context.canonical()} if self.security_context else {}) \
           | ({"hostNetwork": True} if self.host_network else {}) \
           | ({"devices": list(self.devices)} if self.devices else {}) \
+          | ({"ingress": self.ingress.canonical()} if self.ingress else {}) \
           | ({"placement": self.placement.canonical()} if self.placement else {}) \
           | ({"endpointMode": self.endpoint_mode.value} if self.endpoint_mode else {})   # absent when unset: hashes stay put
 
@@ -441,6 +480,7 @@ class DesiredState:
     warnings: tuple[str, ...] = ()         # things valid but probably unwanted (shown, never fatal)
     jobs: tuple[JobSpec, ...] = ()         # sorted by name; names shared with no service
     engine: EngineKind = EngineKind.DOCKER  # what it is deployed onto
+    ingress: IngressSettings = IngressSettings()   # gitdeploy.yaml `ingress`
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((s for s in self.services if s.name == name), None)
@@ -496,6 +536,7 @@ def spec_from_template(name: str, replicas: int, template: dict, update: UpdateP
         if template.get("securityContext") else None,
         host_network=bool(template.get("hostNetwork", False)),
         devices=tuple(str(d) for d in template.get("devices") or ()),
+        ingress=IngressRoute.from_canonical(template["ingress"]) if template.get("ingress") else None,
         placement=Placement.from_canonical(template["placement"]) if template.get("placement") else None,
         endpoint_mode=EndpointMode(template["endpointMode"]) if template.get("endpointMode") else None,
         source=source,

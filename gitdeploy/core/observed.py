@@ -5,6 +5,7 @@ need, so no per-container inspect). Nothing here does I/O.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -38,6 +39,15 @@ class ObservedReplica:
         gitdeploy and not damaged since. An unrecognised replica is replaced, and its labels'
         content is never shown (it may hold anything, env values included)."""
         return template_intact(self.template_json, self.template_hash)
+
+    @property
+    def routed(self) -> bool:
+        """Its template routes it through the engine's ingress."""
+        try:
+            template = json.loads(self.template_json) if self.template_json else {}
+        except ValueError:
+            return False
+        return isinstance(template, dict) and bool(template.get("ingress"))
 
     @property
     def confirmed(self) -> bool:

@@ -84,6 +84,7 @@ class Plan:
     volumes: tuple[VolumeSpec, ...] = ()   # the project's declared volumes, made before a replica mounts one
     jobs: tuple[JobPlan, ...] = ()         # sorted by name
     missing_images: tuple[str, ...] = ()   # images the plan starts that the engine does not have (diff says so)
+    ingress: str = ""                       # what is wrong with the engine's ingress ("": nothing; sync repairs it)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -110,7 +111,7 @@ class Plan:
     def in_sync(self) -> bool:
         """Nothing to do, nothing held back, nothing pinned away from what Git declares."""
         return all(not s.work and s.action is not ServiceAction.HELD and s.pinned is None for s in self.services) \
-            and all(not j.work and j.action is not ServiceAction.HELD for j in self.jobs)
+            and all(not j.work and j.action is not ServiceAction.HELD for j in self.jobs) and not self.ingress
 
     @property
     def needs_network(self) -> bool:

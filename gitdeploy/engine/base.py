@@ -123,6 +123,18 @@ class Engine(Protocol):
     def forget_history(self, project: str, events: tuple[RevisionEvent, ...]) -> None:
         """Remove the records of these events (old revisions; see History.expired)."""
 
+    def take_out(self, replica: ObservedReplica) -> None:
+        """Take a replica out of the engine's ingress (it gets no new requests); before it is removed."""
+
+    def converge_ingress(self) -> str:
+        """Make the ingress serve what runs now; what was wrong with it ("" when nothing was)."""
+
+    def ingress_drift(self) -> str:
+        """Why the ingress does not serve what runs ("" when it does, or when nothing is routed)."""
+
+    def ingress_routes(self) -> tuple:
+        """The routes the ingress serves, derived from what runs (core/ingress.Route)."""
+
     def lock(self, project: str, timeout: float = 0.0):
         """A context manager holding the project's lock on this engine; raises LockHeld after `timeout` s."""
 

@@ -17,7 +17,7 @@ from gitdeploy import __version__
 from gitdeploy.core import labels as L
 from gitdeploy.core.defaults import default
 from gitdeploy.core.history import RevisionEvent
-from gitdeploy.core.model import (CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec,
+from gitdeploy.core.model import (IngressSettings, CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec,
                                   uncovered_volume_paths)
 from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
 from gitdeploy.core.readiness import ReplicaProbe
@@ -71,8 +71,9 @@ class DockerEngine:
     """
 
     def __init__(self, pull: PullPolicy = PullPolicy.MISSING, timeout: int = 60,
-                 secret_files: SecretFiles | None = None) -> None:
+                 secret_files: SecretFiles | None = None, ingress: IngressSettings | None = None) -> None:
         self._pull = pull
+        self._ingress_settings = ingress or IngressSettings()   # gitdeploy.yaml `ingress` of the run
         self._timeout = timeout
         self._client = None      # docker.APIClient, once needed
         self._held: list = []    # EngineLocks this run holds: checked before every change
@@ -334,6 +335,7 @@ class DockerEngine:
             port_bindings={
                 f"{p.container_port}/{p.protocol}": (p.host_ip, p.host_port) if p.host_ip else p.host_port
                 for p in spec.ports
+                if p.host_port or spec.ingress is None   # behind the ingress: reached on the project network only
             },
             restart_policy={"Name": spec.restart, "MaximumRetryCount": 0},
             mem_limit=spec.memory,
@@ -427,7 +429,41 @@ class DockerEngine:
         final = name.removesuffix(L.PENDING)
         with translated_errors(f"confirming replica {name}"):
             self._api.rename(name, final)
+            routed = ObservedReplica(final, final, "", 0, "", (self._api.inspect_container(final)["Config"]["Labels"]
+                                                               or {}).get(L.TEMPLATE, ""), "", "", "running").routed
+        if routed:   # it passed its checks: from now on the ingress sends it requests
+            self.converge_ingress()
         return final
+
+    # -- the ingress (engine/ingress.py) ----------------------------------
+
+    def _ingress(self):
+        from gitdeploy.engine.ingress import Ingress
+
+        return Ingress(self._api, self._ingress_settings)
+
+    def take_out(self, replica: ObservedReplica) -> None:
+        """Takes a replica out of the ingress (renamed NAME-draining): it gets no new requests."""
+        from gitdeploy.core.ingress import DRAINING
+
+        self._still_locked()
+        if not replica.name.endswith(DRAINING):
+            with translated_errors(f"taking {replica.name} out of the ingress"):
+                self._api.rename(replica.id, replica.name.removesuffix(L.PENDING) + DRAINING)
+        self.converge_ingress()
+
+    def converge_ingress(self) -> str:
+        """Makes the ingress serve what runs, one run at a time on this engine; what was wrong ("": nothing)."""
+        from gitdeploy.engine.ingress import LOCK
+
+        with self.lock(LOCK, timeout=60):
+            return self._ingress().converge()
+
+    def ingress_drift(self) -> str:
+        return self._ingress().drift()
+
+    def ingress_routes(self):
+        return self._ingress().routes()
 
     def remove_replica(self, replica: ObservedReplica) -> None:
         self._still_locked()
@@ -442,6 +478,8 @@ class DockerEngine:
                 self._api.remove_container(replica.id, force=True)
             except docker.errors.NotFound:
                 pass  # already gone: the goal is reached
+        if replica.routed:   # its routes go with it (a removed service's become 404s)
+            self.converge_ingress()
 
 
     def inspect_replica(self, name: str) -> ReplicaProbe:
@@ -514,6 +552,7 @@ class DockerEngine:
 
         self._still_locked()
         name = L.network_name(project)
+        self._ingress().disconnect(project)   # the shared ingress holds an endpoint on it
         with translated_errors(f"removing network {name}"):
             ours = [n for n in self._api.networks(names=[name]) if n["Name"] == name
                     and (n.get("Labels") or {}).get(L.PROJECT) == project]

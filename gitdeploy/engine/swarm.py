@@ -428,6 +428,20 @@ class SwarmEngine:
         raise EngineError("exec on a Swarm: run `docker exec` on the node that runs the replica "
                           "(gitdeploy status shows which)")
 
+    # -- the ingress: a single engine's for now (spec.ingress is refused on a Swarm) --
+
+    def take_out(self, replica: ObservedReplica) -> None:
+        pass
+
+    def converge_ingress(self) -> str:
+        return ""
+
+    def ingress_drift(self) -> str:
+        return ""
+
+    def ingress_routes(self) -> tuple:
+        return ()
+
     # -- history and the lock: the manager's, as on one engine ---------------
 
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:

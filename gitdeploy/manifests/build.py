@@ -38,9 +38,13 @@ def build_service(doc: Document, volume_names: dict[str, str], read: Callable[[s
     fixed_host_port = holds_host_ports(spec, engine)
     mounts = [dict(m) | ({"volume": volume_names[m["volume"]]} if "volume" in m else {})
               for m in spec.get("volumes") or ()]
+    ingress = spec.get("ingress")
+    if ingress is not None and "port" not in ingress:   # checked: exactly one containerPort is declared
+        ingress = dict(ingress) | {"port": spec["ports"][0]["containerPort"]}
     return spec_from_template(
         str(meta["name"]), int(spec.get("replicas", default("replicas"))),
         dict(spec) | {"env": _as_written(doc, ["spec", "env"]), "labels": _as_written(doc, ["metadata", "labels"]),
+                      "ingress": ingress,
                       "volumes": mounts,
                       "files": [ConfigFile(f["path"], read(f["source"]), int(f.get("mode", default("files.mode")), 8))
                                 .canonical() for f in spec.get("files") or ()],

@@ -9,6 +9,7 @@ afresh on every pass. A missing, stale or corrupt entry is simply a miss.
 from __future__ import annotations
 
 import hashlib
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Callable
 
 from gitdeploy import __version__
 from gitdeploy.core.defaults import schema_folder
-from gitdeploy.core.model import EngineKind, DesiredState, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
+from gitdeploy.core.model import EngineKind, IngressSettings, DesiredState, JobSpec, ServiceSpec, UpdatePolicy, VolumeSpec, spec_from_template
 
 
 def default_dir() -> Path:
@@ -83,6 +84,7 @@ def _desired_to(desired: DesiredState) -> dict:
                      "driverOpts": dict(v.driver_opts), "external": v.external} for v in desired.volumes],
         "warnings": list(desired.warnings),
         "engine": desired.engine.value,
+        "ingress": dataclasses.asdict(desired.ingress),
     }
 
 
@@ -92,4 +94,4 @@ def _desired_from(document: dict) -> DesiredState:
     volumes = tuple(VolumeSpec(v["name"], v["engineName"], v["driver"], tuple(sorted(v["driverOpts"].items())),
                                v["external"]) for v in document["volumes"])
     return DesiredState(document["project"], document["commit"], services, volumes, tuple(document["warnings"]), jobs,
-                        EngineKind(document["engine"]))
+                        EngineKind(document["engine"]), IngressSettings(**document["ingress"]))

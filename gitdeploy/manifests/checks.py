@@ -53,6 +53,7 @@ def document_problems(doc: Document, engine: EngineKind = EngineKind.DOCKER) -> 
                 "remove hostPort (the engine then picks a free host port per replica) or set replicas: 1",
             ))
     problems += _host_network_problems(doc, spec, replicas)
+    problems += _ingress_problems(doc, spec)
     problems += _timing_problems(doc, spec, engine)
     if "stopGracePeriod" in spec and parse_duration(spec["stopGracePeriod"]) > MAX_STOP_GRACE_PERIOD:
         problems.append(doc.problem(["spec", "stopGracePeriod"], "spec.stopGracePeriod: at most 1h"))
@@ -196,6 +197,26 @@ def _overlap(a: str, b: str) -> bool:
     return first == second or first.is_unspecified or second.is_unspecified
 
 
+def _ingress_problems(doc: Document, spec) -> list[Problem]:
+    """The ingress sends traffic to one containerPort (a declared one, or the one named) on the project network."""
+    ingress = spec.get("ingress")
+    if ingress is None:
+        return []
+    if spec.get("hostNetwork"):
+        return [doc.problem(["spec", "hostNetwork"], "spec.hostNetwork: a replica on the host's network has no "
+                                                     "address on the project network for the ingress; remove one")]
+    ports = spec.get("ports") or []
+    if "port" in ingress:
+        return []
+    if not ports:
+        return [doc.problem(["spec", "ingress"], "spec.ingress: say which port the replicas listen on: "
+                                                 "ingress.port, or ports: [{containerPort: N}]")]
+    if len(ports) > 1:
+        return [doc.problem(["spec", "ingress"], f"spec.ingress: {len(ports)} ports are declared; say which one "
+                                                 "receives the traffic with ingress.port")]
+    return []
+
+
 def _host_network_problems(doc: Document, spec, replicas: int) -> list[Problem]:
     """A replica on the host's network binds the host's ports itself: one at a time, and no `ports`."""
     if not spec.get("hostNetwork"):
@@ -291,9 +312,10 @@ def dependency_problems(docs: list[Document]) -> list[Problem]:
     return problems
 
 
-def project_problems(docs: list[Document], volumes: list[Document] = ()) -> list[Problem]:
-    """Across all files: unique service, job and volume names and fixed host ports; volumes that exist."""
-    problems: list[Problem] = _volume_references(docs, volumes)
+def project_problems(docs: list[Document], volumes: list[Document] = (), ingress_ports: tuple[int, ...] = ()) -> list[Problem]:
+    """Across all files: unique service, job and volume names and fixed host ports; volumes that exist;
+    no two routes of the ingress on one host and path, and no service on the ingress's host ports."""
+    problems: list[Problem] = _volume_references(docs, volumes) + _route_clashes(docs)
     names: dict[str, Document] = {}
     host_ports: dict[tuple[str, int, str], tuple[Document, int]] = {}
     for doc in docs:
@@ -311,6 +333,11 @@ def project_problems(docs: list[Document], volumes: list[Document] = ()) -> list
         for index, port in enumerate(doc.body["spec"].get("ports") or []):
             if "hostPort" not in port or _bad_address(port.get("hostIP", "")):
                 continue
+            if port["hostPort"] in ingress_ports and port.get("protocol", "tcp") == "tcp":
+                problems.append(doc.problem(["spec", "ports", index, "hostPort"],
+                                            f"spec.ports[{index}].hostPort: {port['hostPort']} is the ingress's "
+                                            "(gitdeploy.yaml ingress.http/https); pick another, or route this "
+                                            "service through the ingress"))
             key = (port.get("hostIP", ""), port["hostPort"], port.get("protocol", default("ports.protocol")))
             other = next(((d, i) for (ip, number, proto), (d, i) in host_ports.items()
                           if (number, proto) == key[1:] and _overlap(ip, key[0])), None)
@@ -324,6 +351,22 @@ def project_problems(docs: list[Document], volumes: list[Document] = ()) -> list
                 ))
             else:
                 host_ports[key] = (doc, index)
+    return problems
+
+
+def _route_clashes(docs: list[Document]) -> list[Problem]:
+    """Two services of the project claiming one host and path of the ingress."""
+    problems, claimed = [], {}
+    for doc in docs:
+        ingress = doc.body["spec"].get("ingress") if doc.body.get("kind") == "Service" else None
+        for index, host in enumerate((ingress or {}).get("hosts") or ()):
+            key = (host, (ingress.get("path") or "/").rstrip("/") or "/")
+            other = claimed.setdefault(key, doc)
+            if other is not doc:
+                problems.append(doc.problem(["spec", "ingress", "hosts", index],
+                                            f"spec.ingress.hosts[{index}]: {host}{key[1] if key[1] != '/' else ''} is "
+                                            f"also routed to service '{other.body['metadata']['name']}'; give one of "
+                                            "them another host or path"))
     return problems
 
 

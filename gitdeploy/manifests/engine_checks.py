@@ -40,6 +40,10 @@ def engine_problems(doc: Document, engine: EngineKind, project: str = "") -> lis
 
 def _swarm_problems(doc: Document, spec: dict) -> list[Problem]:
     problems = []
+    if "ingress" in spec:
+        problems.append(doc.problem(["spec", "ingress"], "spec.ingress: gitdeploy's ingress runs on a single engine "
+                                                         "for now; on a Swarm publish the port on the routing mesh "
+                                                         "(ports: [{containerPort: N, hostPort: 80}])"))
     check = spec.get("healthCheck") or {}
     for kind in ("http", "tcp"):
         if kind in check:

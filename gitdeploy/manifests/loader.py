@@ -4,7 +4,7 @@ from __future__ import annotations
 import posixpath
 from typing import Callable
 
-from gitdeploy.core.model import DesiredState, EngineKind
+from gitdeploy.core.model import DesiredState, EngineKind, IngressSettings
 from gitdeploy.errors import ManifestError, Problem, SourceError
 from gitdeploy.manifests import overlays
 from gitdeploy.manifests.build import build_job, build_service, build_volume
@@ -31,7 +31,7 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
     `engine` (--engine) overrides the engine gitdeploy.yaml names: the manifests are checked against it."""
     revision = tree.revision
     problems: list[Problem] = []
-    project, manifests, declared_engine = _manifests(tree, env, problems)
+    project, manifests, declared_engine, ingress = _manifests(tree, env, problems)
     engine = engine or declared_engine
     services: list[Document] = []
     jobs: list[Document] = []
@@ -47,7 +47,8 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
         problems.extend(found)
         if not found:
             {"Volume": volumes, "Job": jobs}.get(kind, services).append(doc)
-    problems.extend(project_problems(services + jobs, volumes))
+    problems.extend(project_problems(services + jobs, volumes, tuple(p for p in (ingress.http, ingress.https) if p)
+                                     if any("ingress" in d.body["spec"] for d in services) else ()))
     problems.extend(dependency_problems(services + jobs))
     if problems:
         raise ManifestError(problems)
@@ -69,7 +70,7 @@ def load_desired(tree: SourceTree, allow_empty: bool = False, open_secret: OpenS
     job_specs = sorted((build_job(d, engine_names, read, digest, engine) for d in jobs), key=lambda j: j.name)
     return DesiredState(project=project or "", commit=revision.commit, services=tuple(specs), volumes=volume_specs,
                         warnings=tuple(shared_volume_warnings(services, engine)), jobs=tuple(job_specs),
-                        engine=engine)
+                        engine=engine, ingress=ingress)
 
 
 def manifest_documents(tree: SourceTree, env: str | None = None) -> list[Document]:
@@ -79,7 +80,7 @@ def manifest_documents(tree: SourceTree, env: str | None = None) -> list[Documen
 
 
 def _manifests(tree: SourceTree, env: str | None,
-               problems: list[Problem]) -> tuple[str | None, list[Document], EngineKind]:
+               problems: list[Problem]) -> tuple[str | None, list[Document], EngineKind, IngressSettings]:
     """(the engine's project name, every manifest document of the environment, the engine gitdeploy.yaml
     names for it), problems added to `problems`."""
     revision = tree.revision
@@ -90,7 +91,7 @@ def _manifests(tree: SourceTree, env: str | None,
             f"no {PROJECT_FILE} in {revision.root or 'the repository root'} at commit {revision.short_commit}",
             hint=f"create {project_path} containing `project: <name>` and commit it, or point --path at the folder that has it",
         )
-    project, environments, engine = _project_file(project_file.path, project_file.data, problems)
+    project, environments, engine, ingress = _project_file(project_file.path, project_file.data, problems)
     if project is not None:
         project = _environment_project(project, environments, env)
         engine = str(((environments or {}).get(env or "") or {}).get("engine") or engine)
@@ -116,10 +117,10 @@ def _manifests(tree: SourceTree, env: str | None,
             else base
         into.extend(doc for doc in documents if _is_manifest(doc, problems))
     if not overlay:
-        return project, base, EngineKind(engine)
+        return project, base, EngineKind(engine), ingress
     merged, overlay_problems = overlays.apply(base, overlay, env or "")
     problems.extend(overlay_problems)
-    return project, merged, EngineKind(engine)
+    return project, merged, EngineKind(engine), ingress
 
 
 def _stray_overlays(files: list, root: str, environments: dict) -> list[Problem]:
@@ -225,11 +226,13 @@ def _secret_file_problems(doc: Document, index: int, entry: dict, data: bytes) -
     return []
 
 
-def _project_file(path: str, data: bytes, problems: list[Problem]) -> tuple[str | None, dict | None, str]:
-    """(project name, the declared environments or None, the project's engine), from gitdeploy.yaml."""
+def _project_file(path: str, data: bytes,
+                  problems: list[Problem]) -> tuple[str | None, dict | None, str, IngressSettings]:
+    """(project name, the declared environments or None, the project's engine, its ingress settings), from
+    gitdeploy.yaml."""
     documents, parse_problems = parse(path, data)
     problems.extend(parse_problems)
-    nothing = None, None, EngineKind.DOCKER.value
+    nothing = None, None, EngineKind.DOCKER.value, IngressSettings()
     if parse_problems:
         return nothing
     if len(documents) != 1:
@@ -241,14 +244,19 @@ def _project_file(path: str, data: bytes, problems: list[Problem]) -> tuple[str 
         return nothing
     body = documents[0].body
     engine = str(body.get("engine") or EngineKind.DOCKER.value)
+    given = body.get("ingress") or {}
+    default_ingress = IngressSettings()
+    ingress = IngressSettings(str(given.get("image", default_ingress.image)),
+                              int(given.get("http", default_ingress.http)), int(given.get("https", default_ingress.https)),
+                              str(given.get("hostIP", "")), str(given.get("acmeEmail", "")))
     if "environments" not in body:
-        return str(body["project"]), None, engine
+        return str(body["project"]), None, engine, ingress
     environments = body["environments"]
     if not environments or not all(isinstance(name, str) for name in environments):
         problems.append(documents[0].problem(["environments"], "environments: name each environment with a word "
                                                                "(staging: {}, prod: {project: shop})"))
         return nothing
-    return str(body["project"]), dict(environments), engine
+    return str(body["project"]), dict(environments), engine, ingress
 
 
 def _is_manifest(doc: Document, problems: list[Problem]) -> bool:

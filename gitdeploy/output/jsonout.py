@@ -95,7 +95,7 @@ def plan(revision: Revision, the_plan: Plan) -> dict:
         "services": [_service_plan(s) for s in the_plan.services],
         "jobs": [_job_plan(j) for j in the_plan.jobs],
         "order": [list(step) for step in order.waves(the_plan.units)],
-    }
+    } | ({"ingress": the_plan.ingress} if the_plan.ingress else {})
 
 
 def sync(revision: Revision, the_plan: Plan, result: SyncResult | None) -> dict:

@@ -68,6 +68,8 @@ def plan(revision: Revision, the_plan: Plan) -> None:
         if job.action is ServiceAction.RUN:
             for change in job.changes:
                 out.print(f"      {shown(change.describe())}")
+    if the_plan.ingress:
+        out.print(f"  [yellow]! ingress[/]  {shown(the_plan.ingress)}: sync repairs it")
     for warning in the_plan.warnings:
         console.stderr().print(f"[yellow]warning:[/] {shown(warning)}")
     steps = order.waves(the_plan.units)
@@ -79,8 +81,9 @@ def plan(revision: Revision, the_plan: Plan) -> None:
         [j.name for j in the_plan.jobs if j.action is ServiceAction.HELD]
     jobs = f"; {len(running)} of {len(the_plan.jobs)} job{'s' if len(the_plan.jobs) != 1 else ''} to run or remove" \
         if running else ""
-    if changing or running:
-        out.print(f"{changing} of {len(the_plan.services)} services to change{jobs}.")
+    if changing or running or the_plan.ingress:
+        out.print(f"{changing} of {len(the_plan.services)} services to change{jobs}"
+                  + ("; the ingress to repair." if the_plan.ingress else "."))
     elif held_back:
         # Not in sync (diff exits 2), though a sync would change nothing now.
         out.print(f"Not in sync: {shown(', '.join(held_back))} held back (see above); a sync changes nothing "

@@ -71,7 +71,7 @@ def test_errors_in_the_merged_result_point_to_the_file_that_set_the_value():
     assert [str(p) for p in caught.value.problems] == [
         "environments/prod/api.yaml:4:13: spec.replicas: -1 is less than the minimum 0",
         "environments/prod/api.yaml:5:3: spec.imagePullPolicy: unknown key; allowed here: command, dependsOn, "
-        "devices, endpointMode, env, files, healthCheck, hostNetwork, image, init, placement, ports, replicas, resources, restart, secrets, "
+        "devices, endpointMode, env, files, healthCheck, hostNetwork, image, ingress, init, placement, ports, replicas, resources, restart, secrets, "
         "securityContext, stopGracePeriod, update, volumes",
     ]
     with pytest.raises(ManifestError) as caught:

@@ -105,7 +105,7 @@ def test_all_problems_reported_at_once_with_locations():
     ("image: a\nreplicas: -1", "web.yaml:7:13: spec.replicas: -1 is less than the minimum 0"),
     ("image: a\nPorts: []", "web.yaml:7:3: spec.Ports: unknown key; did you mean 'ports'?"),
     ("image: a\nmounts: []", "web.yaml:7:3: spec.mounts: unknown key; allowed here: command, dependsOn, devices, endpointMode, env, "
-                             "files, healthCheck, hostNetwork, image, init, placement, ports, replicas, resources, restart, secrets, "
+                             "files, healthCheck, hostNetwork, image, ingress, init, placement, ports, replicas, resources, restart, secrets, "
                              "securityContext, stopGracePeriod, update, volumes"),
     ("replicas: 1", "web.yaml:6:3: spec: missing required key 'image'"),
     ("image: a\nports: [{containerPort: 80, hostport: 8080}]",
@@ -160,7 +160,7 @@ def test_project_file_problems():
         load_desired(tree(("gitdeploy.yaml", "project: Shop\nenv: prod\n"), ("web.yaml", service())))
     assert [str(p) for p in caught.value.problems] == [
         "gitdeploy.yaml:1:10: project: 'Shop' is not valid; use lowercase letters, digits and '-', at most 40 characters",
-        "gitdeploy.yaml:2:1: env: unknown key; allowed here: engine, environments, project",
+        "gitdeploy.yaml:2:1: env: unknown key; allowed here: engine, environments, ingress, project",
     ]
 
 

@@ -26,7 +26,7 @@ def repo(tmp_path) -> ManifestRepo:
 
 def watch(repo: ManifestRepo, engine: FakeEngine, **options) -> tuple[Watch, list[str]]:
     lines: list[str] = []
-    return Watch(operations.Source(str(repo.root)), lambda kind: engine, interval=1.0, log=lines.append,
+    return Watch(operations.Source(str(repo.root)), lambda desired: engine, interval=1.0, log=lines.append,
                  progress=lambda s, m: None, runtime=engine.clock.runtime(), **options), lines
 
 
