@@ -14,6 +14,8 @@ from rows import Row, read  # noqa: E402
 def figure(value: float | None, unit: str) -> str:
     if value is None:
         return ""
+    if unit in ("requests", "req/s"):   # counts
+        return f"{value:.0f} {unit}"
     return f"{value:.3f} {unit}" if unit == "s" and value < 1 else f"{value:.2f} {unit}" if unit == "s" \
         else f"{value:.0f} {unit}" if unit in ("MB", "ms") and value >= 10 else f"{value:.1f} {unit}"
 

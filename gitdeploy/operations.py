@@ -104,24 +104,31 @@ def committed_secrets(revision: Revision, keyring: "Keyring") -> ReadSecrets:
 
 def diff(desired: DesiredState, engine: Engine, *, prune: bool = True, retry_failed: bool = False) -> Plan:
     observed = engine.observe(desired.project)
-    ingress = ""
-    if any(s.ingress for s in desired.services) or any(r.routed for r in observed.replicas):
-        from gitdeploy.core.ingress import clashes
-        from gitdeploy.errors import RouteTaken
-
-        taken = clashes([(desired.project, s.name, s.ingress) for s in desired.services if s.ingress],
-                        engine.ingress_routes())
-        if taken:
-            raise RouteTaken("; ".join(taken) + "; nothing was changed",
-                             hint="two services cannot share a host name and path on one engine's ingress")
-        ingress = engine.ingress_drift()
-    the_plan = replace(make_plan(desired, observed, prune=prune), ingress=ingress)
+    ingress, routes = _ingress(desired, engine, observed)
+    the_plan = replace(make_plan(desired, observed, prune=prune), ingress=ingress, routes=routes)
     if the_plan.in_sync:
         return the_plan  # the common, unattended case: one listing, no history needed
     history = History(engine.read_history(desired.project))
     return replace(_with_missing_images(_with_image_volumes(
         make_plan(desired, observed, prune=prune, history=history, retry_failed=retry_failed), engine), engine),
-        ingress=ingress)
+        ingress=ingress, routes=routes)
+
+
+def _ingress(desired: DesiredState, engine: Engine, observed: ObservedState, refuse: bool = True) -> tuple[str, tuple]:
+    """(what is wrong with the engine's ingress, the project's routes), when the project routes through it.
+    Raises RouteTaken, with `refuse`, when a declared host and path is another project's."""
+    if not any(s.ingress for s in desired.services) and not any(r.routed for r in observed.replicas):
+        return "", ()
+    from gitdeploy.core.ingress import clashes, shown_routes
+    from gitdeploy.errors import RouteTaken
+
+    running = engine.ingress_routes()
+    declared = [(s.name, s.ingress) for s in desired.services if s.ingress]
+    taken = clashes([(desired.project, name, route) for name, route in declared], running)
+    if taken and refuse:
+        raise RouteTaken("; ".join(taken) + "; nothing was changed",
+                         hint="two services cannot share a host name and path on one engine's ingress")
+    return engine.ingress_drift(), shown_routes(desired.project, declared, running)
 
 
 def _with_missing_images(the_plan: Plan, engine: Engine) -> Plan:
@@ -247,11 +254,14 @@ def status(desired: DesiredState, engine: Engine, observed: ObservedState | None
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """`status`: services, jobs and volumes, from one look at the engine's containers."""
+    """`status`: services, jobs and volumes, from one look at the engine's containers; the project's routes
+    and the engine's ingress, when it routes through it."""
 
     services: tuple[ServiceStatus, ...]
     jobs: tuple[JobStatus, ...]
     volumes: tuple[VolumeStatus, ...]
+    routes: tuple = ()          # core/ingress.ShownRoute
+    ingress: object = None      # core/ingress.IngressInfo, or None
 
     @property
     def healthy(self) -> bool:
@@ -263,8 +273,9 @@ def overview(desired: DesiredState, engine: Engine, observed: ObservedState | No
     observed = observed or engine.observe(desired.project)
     history = History(engine.read_history(desired.project))
     the_plan = make_plan(desired, observed, prune=True, history=history)
+    _, routes = _ingress(desired, engine, observed, refuse=False)
     return Overview(service_statuses(the_plan, observed, history), job_statuses(the_plan),
-                    volumes(desired, engine, observed))
+                    volumes(desired, engine, observed), routes, engine.ingress_info() if routes else None)
 
 
 def history(desired: DesiredState, engine: Engine, service: str | None = None) -> tuple[RevisionEvent, ...]:

@@ -235,6 +235,9 @@ class FakeEngine:
     def ingress_routes(self) -> tuple:
         return ()
 
+    def ingress_info(self):
+        return None
+
     def confirm_replica(self, name: str) -> str:
         with self._lock:
             final = name.removesuffix(L.PENDING)

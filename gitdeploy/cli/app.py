@@ -25,12 +25,13 @@ COMMANDS = {
     "exec": ("gitdeploy.cli.exec", "exec_"),   # `exec` is a Python built-in's name
     "nodes": ("gitdeploy.cli.nodes", "nodes"), "drain": ("gitdeploy.cli.nodes", "drain"),
     "activate": ("gitdeploy.cli.nodes", "activate"),
+    "ingress": ("gitdeploy.cli.ingress", "app"),   # a group: `gitdeploy ingress logs`
 }
 GLOBAL_OPTIONS_WITH_VALUE = ("-H", "--host", "--context")
 
 EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 error (bad manifests, git, engine, a failed service, bad usage); 2 changes pending (diff) or something not ready (status --check); 3 a rollout failed and was rolled back; 4 another run holds the project's lock; 130 stopped by Ctrl-C."""
 
-TASKS = """Deploy: validate, render, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock. A Swarm's nodes: nodes, drain, activate."""
+TASKS = """Deploy: validate, render, diff, sync, rollback, restart, watch. Inspect: status, ps, logs, history, exec. Clean up: down, unlock. A Swarm's nodes: nodes, drain, activate. The engine's ingress: ingress logs."""
 
 def build(only: str | None = None) -> typer.Typer:
     """The command line with every command, or with `only` that one."""
@@ -46,7 +47,11 @@ def build(only: str | None = None) -> typer.Typer:
     )
     for name, (module, function) in COMMANDS.items():
         if only in (None, name):
-            app.command(name=name)(getattr(importlib.import_module(module), function))
+            found = getattr(importlib.import_module(module), function)
+            if isinstance(found, typer.Typer):
+                app.add_typer(found, name=name)
+            else:
+                app.command(name=name)(found)
     app.callback()(_root)
     return app
 

@@ -25,7 +25,9 @@ def status(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None
     command = Command(repo, ref, path, output, verbose, age_key_file=age_key_file, env=env, engine_choice=engine)
     with command.loaded() as (revision, desired):
         seen = operations.overview(desired, command.engine(desired))
-    command.show(jsonout.status(revision, desired.project, seen.services, seen.volumes, seen.jobs),
-                 lambda: text.status(revision, desired.project, seen.services, seen.volumes, seen.jobs))
+    command.show(jsonout.status(revision, desired.project, seen.services, seen.volumes, seen.jobs, seen.routes,
+                                seen.ingress),
+                 lambda: text.status(revision, desired.project, seen.services, seen.volumes, seen.jobs, seen.routes,
+                                     seen.ingress))
     if check and not seen.healthy:
         command.exit(ExitCode.CHANGES_PENDING)

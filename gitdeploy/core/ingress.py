@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from gitdeploy.core.labels import DRAINING
 from gitdeploy.core.model import HealthCheck, IngressRoute, IngressSettings, TlsMode, canonical_json
 from gitdeploy.core.units import format_duration
 
-DRAINING = "-draining"   # a replica taken out of the ingress, serving its open requests before it stops
 DATA_PATH = "/data"      # certificates and Caddy's own CA, in a named volume that is never removed
 CONFIG_PATH = "/etc/caddy/gitdeploy.json"
 
@@ -64,6 +64,39 @@ def routes(backends: list[Backend]) -> tuple[Route, ...]:
             found[key] = Route(backend.project, backend.service, host, route.path, route.tls,
                                tuple(sorted(upstreams)), backend.health or (known.health if known else None))
     return tuple(sorted(found.values(), key=lambda r: (r.host, r.path, r.project, r.service)))
+
+
+@dataclass(frozen=True, slots=True)
+class ShownRoute:
+    """A route as `diff` and `status` show it: `https://shop.example.com/ -> web (2 ready)`."""
+
+    url: str
+    service: str
+    ready: int
+
+    def __str__(self) -> str:
+        return f"{self.url} -> {self.service} ({self.ready} ready)"
+
+
+@dataclass(frozen=True, slots=True)
+class IngressInfo:
+    """What `status` says of the engine's ingress."""
+
+    image: str
+    running: bool
+    ports: str                                   # "127.0.0.1:80/443"
+    certificates: tuple[tuple[str, str], ...]    # (host name, expiry as ISO date), by host
+
+
+def shown_routes(project: str, declared: list[tuple[str, IngressRoute]], running: tuple[Route, ...]) -> tuple[ShownRoute, ...]:
+    """The project's routes, as declared ((service, route)) with the replicas ready for each now."""
+    ready = {(r.service, r.host, r.path): len(r.upstreams) for r in running if r.project == project}
+    shown = []
+    for service, route in declared:
+        scheme = "http" if route.tls is TlsMode.NONE else "https"
+        shown += [ShownRoute(f"{scheme}://{host}{route.path}", service, ready.get((service, host, route.path), 0))
+                  for host in route.hosts]
+    return tuple(sorted(shown, key=lambda r: (r.url, r.service)))
 
 
 def clashes(ours: list[tuple[str, str, IngressRoute]], others: tuple[Route, ...]) -> list[str]:

@@ -55,6 +55,11 @@ def job_run_name(project: str, job: str, template_hash: str) -> str:
 PENDING = "-pending"
 
 
+# A replica taken out of the ingress before it is removed is renamed with this suffix (engine/ingress.py):
+# the ingress's configuration, derived from the listing, leaves it out.
+DRAINING = "-draining"
+
+
 def is_pending(name: str) -> bool:
     return name.endswith(PENDING)
 

@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from gitdeploy.core.labels import is_pending
+from gitdeploy.core.labels import DRAINING, is_pending
 from gitdeploy.core.model import template_intact
 
 
@@ -48,6 +48,12 @@ class ObservedReplica:
         except ValueError:
             return False
         return isinstance(template, dict) and bool(template.get("ingress"))
+
+    @property
+    def draining(self) -> bool:
+        """Taken out of the ingress to be removed (a run was interrupted before it removed it): it gets no
+        requests any more, so it serves nothing and is replaced."""
+        return self.name.endswith(DRAINING)
 
     @property
     def confirmed(self) -> bool:

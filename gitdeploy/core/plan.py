@@ -85,6 +85,7 @@ class Plan:
     jobs: tuple[JobPlan, ...] = ()         # sorted by name
     missing_images: tuple[str, ...] = ()   # images the plan starts that the engine does not have (diff says so)
     ingress: str = ""                       # what is wrong with the engine's ingress ("": nothing; sync repairs it)
+    routes: tuple = ()                      # core/ingress.ShownRoute: the project's routes through the ingress
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -273,7 +274,7 @@ def _serves(replica: ObservedReplica, spec: ServiceSpec, want: str, network: str
     """Running, not unhealthy, of the desired template, on the declared image and the project network."""
     return (replica.running and not replica.unhealthy and replica.template_hash == want and replica.recognised
             and replica.confirmed and not _image_drifted(replica, spec) and not _off_network(replica, network)
-            and not replica.drift)
+            and not replica.drift and not replica.draining)
 
 
 def _off_network(replica: ObservedReplica, network: str) -> bool:
@@ -306,6 +307,8 @@ def _why_stale(replica: ObservedReplica, spec: ServiceSpec, want: str, network: 
         return f"not on the project network {network}"
     if replica.drift:
         return f"its service was changed by hand ({replica.drift})"
+    if replica.draining:
+        return "taken out of the ingress by an interrupted run"
     return "duplicate of its slot"
 
 
@@ -324,6 +327,8 @@ def _why_start(holders: list[ObservedReplica], spec: ServiceSpec, want: str, net
         return "replaces a changed image"
     if any(r.running and _off_network(r, network) for r in holders):
         return "replaces one off the project network"
+    if any(r.draining for r in holders):
+        return "replaces one taken out of the ingress"
     if any(r.drift for r in holders):
         return f"its service was changed by hand ({holders[0].drift})"
     return "replaces stopped"

@@ -135,6 +135,9 @@ class Engine(Protocol):
     def ingress_routes(self) -> tuple:
         """The routes the ingress serves, derived from what runs (core/ingress.Route)."""
 
+    def ingress_info(self):
+        """The ingress as `status` shows it (core/ingress.IngressInfo), or None where there is none."""
+
     def lock(self, project: str, timeout: float = 0.0):
         """A context manager holding the project's lock on this engine; raises LockHeld after `timeout` s."""
 

@@ -25,7 +25,7 @@ from gitdeploy.core.units import parse_duration
 from gitdeploy.engine.base import PullPolicy
 from gitdeploy.engine.secret_files import SecretFiles
 from gitdeploy.engine.socket_api import UNREACHABLE_HINT, LocalReads, local_socket
-from gitdeploy.errors import EngineError, EngineUnreachable, GitDeployError, ImageNotFound, NotOwned, SecretError
+from gitdeploy.errors import EngineError, EngineUnreachable, GitDeployError, ImageNotFound, NotFound, NotOwned, SecretError
 
 
 POOL = 40   # connections to the engine kept open: every rollout of a sync at once (rollout.SERVICES_AT_ONCE), and more
@@ -444,12 +444,10 @@ class DockerEngine:
 
     def take_out(self, replica: ObservedReplica) -> None:
         """Takes a replica out of the ingress (renamed NAME-draining): it gets no new requests."""
-        from gitdeploy.core.ingress import DRAINING
-
         self._still_locked()
-        if not replica.name.endswith(DRAINING):
+        if not replica.draining:
             with translated_errors(f"taking {replica.name} out of the ingress"):
-                self._api.rename(replica.id, replica.name.removesuffix(L.PENDING) + DRAINING)
+                self._api.rename(replica.id, replica.name.removesuffix(L.PENDING) + L.DRAINING)
         self.converge_ingress()
 
     def converge_ingress(self) -> str:
@@ -464,6 +462,17 @@ class DockerEngine:
 
     def ingress_routes(self):
         return self._ingress().routes()
+
+    def ingress_info(self):
+        return self._ingress().info()
+
+    def ingress_logs(self, tail: int, follow: bool):
+        """The ingress's access log (one JSON object per request), as `docker logs` gives it."""
+        from gitdeploy.engine.ingress import NAME
+
+        if self._ingress().container() is None:
+            raise NotFound("there is no ingress on this engine (no service routes through it yet)")
+        return self.logs((NAME,), tail, follow)
 
     def remove_replica(self, replica: ObservedReplica) -> None:
         self._still_locked()

@@ -18,7 +18,7 @@ import tarfile
 import time
 
 from gitdeploy.core import labels as L
-from gitdeploy.core.ingress import CONFIG_PATH, DATA_PATH, DRAINING, Backend, Route, config_text, routes
+from gitdeploy.core.ingress import CONFIG_PATH, DATA_PATH, Backend, Route, config_text, routes
 from gitdeploy.core.model import HealthCheck, IngressRoute, IngressSettings
 from gitdeploy.engine.docker import translated_errors
 from gitdeploy.errors import EngineError
@@ -56,7 +56,7 @@ class Ingress:
                 continue
             project, name = labels.get(L.PROJECT, ""), (row.get("Names") or ["/?"])[0].lstrip("/")
             network = ((row.get("NetworkSettings") or {}).get("Networks") or {}).get(L.network_name(project)) or {}
-            serving = row.get("State") == "running" and not name.endswith((L.PENDING, DRAINING)) \
+            serving = row.get("State") == "running" and not name.endswith((L.PENDING, L.DRAINING)) \
                 and not (row.get("Status") or "").endswith("(unhealthy)")
             check = template.get("healthCheck")
             found.append(Backend(project, labels.get(L.SERVICE, ""), name,
@@ -105,6 +105,39 @@ class Ingress:
         if self.loaded() != config_text(found, self.settings):
             return "its configuration differs from what runs"
         return ""
+
+    def info(self):
+        """What `status` says of it: image, running, ports, and the certificates it holds with their expiry."""
+        from gitdeploy.core.ingress import IngressInfo
+
+        existing = self.container()
+        if existing is None:
+            return IngressInfo(image_of(self.settings), False, self._ports_label(), ())
+        labels = (existing.get("Config") or {}).get("Labels") or {}
+        return IngressInfo(labels.get(IMAGE_LABEL, ""), bool((existing.get("State") or {}).get("Running")),
+                           labels.get(PORTS_LABEL, ""), self._certificates())
+
+    def _certificates(self) -> tuple[tuple[str, str], ...]:
+        """(host name, expiry date) of each certificate in Caddy's storage (ACME's and its own CA's)."""
+        import docker.errors
+        from cryptography import x509
+
+        try:
+            stream, _ = self.api.get_archive(NAME, f"{DATA_PATH}/certificates")
+            archive = tarfile.open(fileobj=io.BytesIO(b"".join(stream)))
+        except (docker.errors.APIError, tarfile.TarError):
+            return ()
+        found = []
+        with archive:
+            for member in archive.getmembers():
+                if member.isfile() and member.name.endswith(".crt"):
+                    try:
+                        cert = x509.load_pem_x509_certificate(archive.extractfile(member).read())
+                    except ValueError:
+                        continue
+                    host = member.name.rsplit("/", 1)[-1].removesuffix(".crt")
+                    found.append((host, cert.not_valid_after_utc.date().isoformat()))
+        return tuple(sorted(found))
 
     # -- changing ----------------------------------------------------------
 

@@ -442,6 +442,9 @@ class SwarmEngine:
     def ingress_routes(self) -> tuple:
         return ()
 
+    def ingress_info(self):
+        return None
+
     # -- history and the lock: the manager's, as on one engine ---------------
 
     def read_history(self, project: str) -> tuple[RevisionEvent, ...]:

@@ -95,7 +95,12 @@ def plan(revision: Revision, the_plan: Plan) -> dict:
         "services": [_service_plan(s) for s in the_plan.services],
         "jobs": [_job_plan(j) for j in the_plan.jobs],
         "order": [list(step) for step in order.waves(the_plan.units)],
-    } | ({"ingress": the_plan.ingress} if the_plan.ingress else {})
+    } | ({"ingress": the_plan.ingress} if the_plan.ingress else {}) \
+      | ({"routes": _routes(the_plan.routes)} if the_plan.routes else {})
+
+
+def _routes(routes: tuple) -> list[dict]:
+    return [{"url": r.url, "service": r.service, "ready": r.ready} for r in routes]
 
 
 def sync(revision: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
@@ -113,7 +118,8 @@ def sync(revision: Revision, the_plan: Plan, result: SyncResult | None) -> dict:
 
 
 def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
-           volumes: tuple[VolumeStatus, ...] = (), jobs: tuple[JobStatus, ...] = ()) -> dict:
+           volumes: tuple[VolumeStatus, ...] = (), jobs: tuple[JobStatus, ...] = (), routes: tuple = (),
+           ingress=None) -> dict:
     return _source(revision, project) | {
         "services": [
             {"name": r.name, "desiredReplicas": r.desired, "runningReplicas": r.running, "image": r.image,
@@ -128,7 +134,11 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
             for j in jobs
         ],
     } | ({"volumes": [{"name": v.name, "engineName": v.engine_name, "mountedBy": list(v.mounted_by),
-                       "state": v.state.value} for v in volumes]} if volumes else {})
+                       "state": v.state.value} for v in volumes]} if volumes else {}) \
+      | ({"routes": _routes(routes)} if routes else {}) \
+      | ({"ingress": {"image": ingress.image, "running": ingress.running, "ports": ingress.ports,
+                      "certificates": [{"host": h, "notAfter": until} for h, until in ingress.certificates]}}
+         if ingress is not None else {})
 
 
 def ps(revision: Revision, project: str, rows: tuple[ReplicaRow, ...]) -> dict:

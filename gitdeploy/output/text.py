@@ -68,6 +68,8 @@ def plan(revision: Revision, the_plan: Plan) -> None:
         if job.action is ServiceAction.RUN:
             for change in job.changes:
                 out.print(f"      {shown(change.describe())}")
+    for route in the_plan.routes:
+        out.print(f"  route {shown(str(route))}")
     if the_plan.ingress:
         out.print(f"  [yellow]! ingress[/]  {shown(the_plan.ingress)}: sync repairs it")
     for warning in the_plan.warnings:
@@ -163,7 +165,8 @@ def _outcome_lines(result: SyncResult) -> None:
 
 
 def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
-           volumes: tuple[VolumeStatus, ...] = (), jobs: tuple[JobStatus, ...] = ()) -> None:
+           volumes: tuple[VolumeStatus, ...] = (), jobs: tuple[JobStatus, ...] = (), routes: tuple = (),
+           ingress=None) -> None:
     from rich.table import Table
     from rich import box
 
@@ -185,6 +188,15 @@ def status(revision: Revision, project: str, rows: tuple[ServiceStatus, ...],
             out.print(f"{shown(row.name)}: {shown(row.note)}")
     if jobs:
         _job_table(jobs)
+    if routes:
+        out.print("Routes:")
+        for route in routes:
+            out.print(f"  {shown(str(route))}")
+    if ingress is not None:
+        state = "running" if ingress.running else "[red]not running[/] (sync repairs it)"
+        certificates = ", ".join(f"{host} until {until}" for host, until in ingress.certificates) or "none yet"
+        out.print(f"Ingress: {shown(ingress.image)} {state}, ports {shown(ingress.ports)}; certificates: "
+                  f"{shown(certificates)}")
     if volumes:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for column in ("VOLUME", "ENGINE VOLUME", "MOUNTED BY", "STATE"):

@@ -8,7 +8,9 @@ from gitdeploy.cli.app import app
 from gitdeploy.manifests.reference import render
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = typer.main.get_command(app).commands
+COMMANDS = {f"{name} {sub}" if sub else name: command
+            for name, group in typer.main.get_command(app).commands.items()
+            for sub, command in (getattr(group, "commands", None) or {None: group}).items()}   # `ingress logs`
 
 
 def test_manifest_reference_matches_the_schemas():
