@@ -260,6 +260,11 @@ def _preflight(plan: Plan, engine: Engine) -> None:
         problems += [f"{kind[spec.name]} {spec.name} is limited to {spec.cpus:g} CPUs but the engine has {available}"
                      for spec in greedy if spec.cpus > available]
     problems += engine.volume_problems(plan.project, plan.volumes_needed())
+    if any(spec.ingress for spec in starting):
+        try:
+            engine.ensure_ingress_image()
+        except GitDeployError as exc:
+            problems.append(exc.message)
     probed = [spec.name for spec in starting if spec.health is not None and spec.health.kind.probed_by_gitdeploy]
     if probed and not engine.replicas_reachable():
         problems.append(f"service {', '.join(probed)} has an http/tcp health check, which gitdeploy runs from this "

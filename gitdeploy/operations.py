@@ -128,7 +128,7 @@ def _ingress(desired: DesiredState, engine: Engine, observed: ObservedState, ref
     if taken and refuse:
         raise RouteTaken("; ".join(taken) + "; nothing was changed",
                          hint="two services cannot share a host name and path on one engine's ingress")
-    return engine.ingress_drift(), shown_routes(desired.project, declared, running)
+    return engine.ingress_drift(running), shown_routes(desired.project, declared, running)
 
 
 def _with_missing_images(the_plan: Plan, engine: Engine) -> Plan:

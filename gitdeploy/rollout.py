@@ -204,6 +204,8 @@ class Rollout:
                                  failure, paused=True)
         self._join_removals()
         self._remove([_named(name) for name in unready])
+        if self.service.spec.ingress:   # one of them may have been confirmed, so in the ingress: not any more
+            self.engine.converge_ingress()
         previous = previous_revision(self.service)
         if previous is None:
             return RolloutReport(Outcome.FAILED, f"{what}; the other replicas were left as they were", failure)

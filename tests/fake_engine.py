@@ -229,8 +229,11 @@ class FakeEngine:
     def converge_ingress(self) -> str:
         return ""
 
-    def ingress_drift(self) -> str:
+    def ingress_drift(self, routes=None) -> str:
         return ""
+
+    def ensure_ingress_image(self) -> None:
+        pass
 
     def ingress_routes(self) -> tuple:
         return ()

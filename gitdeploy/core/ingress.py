@@ -102,6 +102,7 @@ def shown_routes(project: str, declared: list[tuple[str, IngressRoute]], running
 def clashes(ours: list[tuple[str, str, IngressRoute]], others: tuple[Route, ...]) -> list[str]:
     """Routes a project is about to declare ((project, service, route)) that another project's service holds."""
     taken = {(r.host, _prefix(r.path)): r for r in others}
+    modes = {(r.host, r.tls): r for r in others}
     problems = []
     for project, service, route in ours:
         for host in route.hosts:
@@ -109,6 +110,12 @@ def clashes(ours: list[tuple[str, str, IngressRoute]], others: tuple[Route, ...]
             if other is not None and other.project != project:
                 problems.append(f"service {service}: {host}{route.path if route.path != '/' else ''} is routed to "
                                 f"service {other.service} of project {other.project}")
+            # One certificate per host name: Caddy refuses two TLS modes for one host.
+            mode = next((r for (h, tls), r in modes.items() if h == host and tls is not route.tls
+                         and r.project != project), None)
+            if mode is not None:
+                problems.append(f"service {service}: {host} has tls: {mode.tls.value} for service {mode.service} of "
+                                f"project {mode.project}; one host name has one TLS mode")
     return problems
 
 
@@ -164,7 +171,8 @@ def configured_routes(text: str) -> str:
 
 
 def _routes(found: list[Route]) -> list[dict]:
-    ordered = sorted(found, key=lambda r: (-len(_prefix(r.path)), r.host.startswith("*"), r.host))
+    # An exact host before any wildcard; then the longest path prefix first.
+    ordered = sorted(found, key=lambda r: (r.host.startswith("*"), -len(_prefix(r.path)), r.host))
     return [_route(r) for r in ordered]
 
 

@@ -129,8 +129,12 @@ class Engine(Protocol):
     def converge_ingress(self) -> str:
         """Make the ingress serve what runs now; what was wrong with it ("" when nothing was)."""
 
-    def ingress_drift(self) -> str:
-        """Why the ingress does not serve what runs ("" when it does, or when nothing is routed)."""
+    def ingress_drift(self, routes=None) -> str:
+        """Why the ingress does not serve what runs ("" when it does, or when nothing is routed); `routes`:
+        ingress_routes(), when read already."""
+
+    def ensure_ingress_image(self) -> None:
+        """The ingress's image is on the engine (pulled per the pull policy), or raise: before any change."""
 
     def ingress_routes(self) -> tuple:
         """The routes the ingress serves, derived from what runs (core/ingress.Route)."""

@@ -457,8 +457,11 @@ class DockerEngine:
         with self.lock(LOCK, timeout=60):
             return self._ingress().converge()
 
-    def ingress_drift(self) -> str:
-        return self._ingress().drift()
+    def ingress_drift(self, routes=None) -> str:
+        return self._ingress().drift(routes)
+
+    def ensure_ingress_image(self) -> None:
+        self._ingress().ensure_image()
 
     def ingress_routes(self):
         return self._ingress().routes()

@@ -25,6 +25,7 @@ from gitdeploy.errors import EngineError
 
 NAME = "gitdeploy-ingress"
 VOLUME = "gitdeploy-ingress-data"
+NETWORK = "gitdeploy-ingress"                 # its own network (never a project's): see _create
 KIND = "ingress"                              # L.KIND on the container
 IMAGE_LABEL = L.PREFIX + "ingress-image"      # what it was created with: a change makes a new container
 PORTS_LABEL = L.PREFIX + "ingress-ports"
@@ -55,12 +56,15 @@ class Ingress:
             if not isinstance(template, dict) or not template.get("ingress"):
                 continue
             project, name = labels.get(L.PROJECT, ""), (row.get("Names") or ["/?"])[0].lstrip("/")
-            network = ((row.get("NetworkSettings") or {}).get("Networks") or {}).get(L.network_name(project)) or {}
+            networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
+            # By its ID, which the engine's DNS resolves on the project network: an address would change when
+            # the replica restarts (its restart policy, `gitdeploy restart`, a reboot) and could then be another's.
+            address = row["Id"][:12] if L.network_name(project) in networks else ""
             serving = row.get("State") == "running" and not name.endswith((L.PENDING, L.DRAINING)) \
                 and not (row.get("Status") or "").endswith("(unhealthy)")
             check = template.get("healthCheck")
             found.append(Backend(project, labels.get(L.SERVICE, ""), name,
-                                 IngressRoute.from_canonical(template["ingress"]), network.get("IPAddress", ""),
+                                 IngressRoute.from_canonical(template["ingress"]), address,
                                  HealthCheck.from_canonical(check) if check else None, serving))
         return found
 
@@ -150,6 +154,8 @@ class Ingress:
             return ""
         text = config_text(found, self.settings)
         existing = self.container()
+        if existing is None or wrong == "created with another image or other ports":
+            self.ensure_image()   # before the old one goes: a missing image must not leave no ingress at all
         if wrong == "created with another image or other ports" and existing is not None:
             with translated_errors("replacing the ingress"):
                 self.api.remove_container(NAME, force=True)
@@ -166,6 +172,23 @@ class Ingress:
         self._load(text)
         return wrong
 
+    def ensure_image(self) -> None:
+        """The ingress's image is on the engine, pulled when it is not (unless GITDEPLOY_PULL=never)."""
+        import docker.errors
+
+        image = image_of(self.settings)
+        with translated_errors(f"looking for the ingress image {image}"):
+            try:
+                self.api.inspect_image(image)
+                return
+            except docker.errors.ImageNotFound:
+                pass
+        if os.environ.get("GITDEPLOY_PULL") == "never":
+            raise EngineError(f"the ingress image {image} is not on the engine (and --pull never)",
+                              hint="load it, or set GITDEPLOY_INGRESS_IMAGE / ingress.image to one the engine has")
+        with translated_errors(f"pulling the ingress image {image}"):
+            self.api.pull(image)
+
     def _create(self, text: str, found: tuple[Route, ...]) -> None:
         settings = self.settings
         ports = {}
@@ -174,6 +197,7 @@ class Ingress:
         if settings.https:
             ports["443/tcp"] = (settings.host_ip, settings.https) if settings.host_ip else settings.https
         image = image_of(settings)
+        self._own_network()
         with translated_errors("creating the ingress"):
             created = self.api.create_container(
                 image, command=["caddy", "run", "--config", CONFIG_PATH], name=NAME,
@@ -182,7 +206,10 @@ class Ingress:
                 ports=[(80, "tcp"), (443, "tcp")],
                 host_config=self.api.create_host_config(
                     port_bindings=ports, restart_policy={"Name": "unless-stopped"},
-                    binds={VOLUME: {"bind": DATA_PATH, "mode": "rw"}}),
+                    binds={VOLUME: {"bind": DATA_PATH, "mode": "rw"}},
+                    # A user-defined network of its own first: the engine's DNS (127.0.0.11) then answers it,
+                    # which resolves the replicas by ID on every project network it joins.
+                    network_mode=NETWORK),
             )
             self.api.put_archive(created["Id"], "/", _tar(CONFIG_PATH, text))
             for project in sorted({r.project for r in found}):
@@ -192,12 +219,15 @@ class Ingress:
 
     def _load(self, text: str | None) -> None:
         """Puts `text` in place (None: the one there) and has Caddy load it."""
+        before = self.loaded() if text is not None else None
         with translated_errors("reloading the ingress"):
             if text is not None:
                 self.api.put_archive(NAME, "/", _tar(CONFIG_PATH, text))
             run = self.api.exec_create(NAME, ["caddy", "reload", "--config", CONFIG_PATH, "--force"])
             output = self.api.exec_start(run["Id"]).decode(errors="replace")
             code = self.api.exec_inspect(run["Id"]).get("ExitCode")
+            if code != 0 and before:   # the file says what runs: a refused one does not stay (drift sees it)
+                self.api.put_archive(NAME, "/", _tar(CONFIG_PATH, before))
         if code != 0:
             raise EngineError(f"the ingress refused its configuration: {output.strip()[-300:]}")
 
@@ -224,6 +254,11 @@ class Ingress:
             except docker.errors.APIError as exc:
                 if exc.status_code not in (400, 403, 404, 500):
                     raise
+
+    def _own_network(self) -> None:
+        with translated_errors(f"creating network {NETWORK}"):
+            if not [n for n in self.api.networks(names=[NETWORK]) if n["Name"] == NETWORK]:
+                self.api.create_network(NETWORK, driver="bridge", labels={L.MANAGED_BY: "gitdeploy", L.KIND: KIND})
 
     def _networks_missing(self, container: dict, found: tuple[Route, ...]) -> list[str]:
         attached = set(((container.get("NetworkSettings") or {}).get("Networks") or {}))

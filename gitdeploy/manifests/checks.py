@@ -205,16 +205,21 @@ def _ingress_problems(doc: Document, spec) -> list[Problem]:
     if spec.get("hostNetwork"):
         return [doc.problem(["spec", "hostNetwork"], "spec.hostNetwork: a replica on the host's network has no "
                                                      "address on the project network for the ingress; remove one")]
+    problems = [doc.problem(["spec", "ingress", "hosts", i], f"spec.ingress.hosts[{i}]: a certificate from Let's "
+                            f"Encrypt for {host} needs a DNS challenge, which gitdeploy does not configure; use "
+                            "tls: internal or none, or name the hosts")
+                for i, host in enumerate(ingress.get("hosts") or []) if host.startswith("*")
+                and ingress.get("tls", "acme") == "acme"]
     ports = spec.get("ports") or []
     if "port" in ingress:
-        return []
+        return problems
     if not ports:
-        return [doc.problem(["spec", "ingress"], "spec.ingress: say which port the replicas listen on: "
-                                                 "ingress.port, or ports: [{containerPort: N}]")]
+        return problems + [doc.problem(["spec", "ingress"], "spec.ingress: say which port the replicas listen on: "
+                                                            "ingress.port, or ports: [{containerPort: N}]")]
     if len(ports) > 1:
-        return [doc.problem(["spec", "ingress"], f"spec.ingress: {len(ports)} ports are declared; say which one "
-                                                 "receives the traffic with ingress.port")]
-    return []
+        return problems + [doc.problem(["spec", "ingress"], f"spec.ingress: {len(ports)} ports are declared; say "
+                                                            "which one receives the traffic with ingress.port")]
+    return problems
 
 
 def _host_network_problems(doc: Document, spec, replicas: int) -> list[Problem]:
@@ -356,7 +361,7 @@ def project_problems(docs: list[Document], volumes: list[Document] = (), ingress
 
 def _route_clashes(docs: list[Document]) -> list[Problem]:
     """Two services of the project claiming one host and path of the ingress."""
-    problems, claimed = [], {}
+    problems, claimed, modes = [], {}, {}
     for doc in docs:
         ingress = doc.body["spec"].get("ingress") if doc.body.get("kind") == "Service" else None
         for index, host in enumerate((ingress or {}).get("hosts") or ()):
@@ -367,6 +372,13 @@ def _route_clashes(docs: list[Document]) -> list[Problem]:
                                             f"spec.ingress.hosts[{index}]: {host}{key[1] if key[1] != '/' else ''} is "
                                             f"also routed to service '{other.body['metadata']['name']}'; give one of "
                                             "them another host or path"))
+                continue
+            tls = ingress.get("tls", "acme")
+            first = modes.setdefault(host, (tls, doc))
+            if first[0] != tls:
+                problems.append(doc.problem(["spec", "ingress", "hosts", index],
+                                            f"spec.ingress.hosts[{index}]: {host} has tls: {first[0]} for service "
+                                            f"'{first[1].body['metadata']['name']}'; one host name has one TLS mode"))
     return problems
 
 

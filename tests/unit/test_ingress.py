@@ -125,3 +125,25 @@ def test_a_replica_left_draining_by_an_interrupted_run_is_replaced():
     (web,) = found.services
     assert web.action.value == "repair" and [s.reason for s in web.steps] == [
         "taken out of the ingress by an interrupted run", "replaces one taken out of the ingress"]
+
+
+def test_one_host_has_one_tls_mode_and_a_wildcard_needs_no_acme():
+    others = routes([backend("w", IngressRoute(("shop.test",), "/admin", 80, TlsMode.ACME), project="blog")])
+    assert clashes([("shop", "web", WEB)], others) == [
+        "service web: shop.test has tls: acme for service web of project blog; one host name has one TLS mode"]
+    with pytest.raises(ManifestError) as caught:
+        load_desired(tree(PROJECT, ("a.yaml", service("a", "image: a\ningress: {hosts: [x.test], port: 80}")),
+                          ("b.yaml", service("b", "image: a\ningress: {hosts: [x.test], path: /b, port: 80, "
+                                                  "tls: none}"))))
+    assert "x.test has tls: acme for service 'a'; one host name has one TLS mode" in str(caught.value.problems[0])
+    assert any("needs a DNS challenge" in p for p in problems(
+        "image: a\ningress: {hosts: ['*.shop.test'], port: 80}"))
+    assert load_desired(tree(PROJECT, ("a.yaml", service("a", "image: a\ningress: {hosts: ['*.shop.test'], port: 80, "
+                                                              "tls: internal}")))).services
+
+
+def test_exact_hosts_go_before_wildcards_whatever_their_paths():
+    wild = IngressRoute(("*.shop.test",), "/api/v1", 80, TlsMode.INTERNAL)
+    found = routes([backend("w"), backend("x", wild, "10.0.0.7", service_name="catchall", project="other")])
+    https = caddy_config(found, IngressSettings())["apps"]["http"]["servers"]["https"]["routes"]
+    assert [r["match"][0]["host"][0] for r in https[:-1]] == ["shop.test", "www.shop.test", "*.shop.test"]
