@@ -51,8 +51,13 @@ def remove_label(label: str) -> None:
     if vols:
         subprocess.run(["docker", "volume", "rm", *vols], check=True, capture_output=True)
     nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"label={label}"], capture_output=True, text=True).stdout.split()
-    if nets:
-        subprocess.run(["docker", "network", "rm", *nets], check=True, capture_output=True)
+    for attempt in range(20 if nets else 0):   # the engine releases removed containers' endpoints a moment later
+        if subprocess.run(["docker", "network", "rm", *nets], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.5)
+    else:
+        if nets:
+            subprocess.run(["docker", "network", "rm", *nets], check=True, capture_output=True)
     images = subprocess.run(["docker", "images", "-q", "--filter", f"label={label}"], capture_output=True, text=True).stdout.split()
     if images:   # gitdeploy's history
         subprocess.run(["docker", "rmi", "-f", *set(images)], check=True, capture_output=True)
