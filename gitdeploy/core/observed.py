@@ -43,11 +43,7 @@ class ObservedReplica:
     @property
     def routed(self) -> bool:
         """Its template routes it through the engine's ingress."""
-        try:
-            template = json.loads(self.template_json) if self.template_json else {}
-        except ValueError:
-            return False
-        return isinstance(template, dict) and bool(template.get("ingress"))
+        return routed(self.template_json)
 
     @property
     def draining(self) -> bool:
@@ -76,6 +72,15 @@ class ObservedReplica:
         None while it has not exited."""
         found = _EXITED.match(self.status) if self.state == "exited" else None
         return int(found.group(1)) if found else None
+
+
+def routed(template_json: str) -> bool:
+    """Whether a replica made from this template (its label) is routed through the engine's ingress."""
+    try:
+        template = json.loads(template_json) if template_json else {}
+    except ValueError:
+        return False
+    return isinstance(template, dict) and bool(template.get("ingress"))
 
 
 _EXITED = re.compile(r"Exited \((-?\d+)\)")

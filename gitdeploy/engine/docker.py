@@ -19,7 +19,7 @@ from gitdeploy.core.defaults import default
 from gitdeploy.core.history import RevisionEvent
 from gitdeploy.core.model import (IngressSettings, CheckKind, Mount, MountKind, ServiceSpec, VolumeSpec,
                                   uncovered_volume_paths)
-from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume
+from gitdeploy.core.observed import ObservedReplica, ObservedState, ObservedVolume, routed
 from gitdeploy.core.readiness import ReplicaProbe
 from gitdeploy.core.units import parse_duration
 from gitdeploy.engine.base import PullPolicy
@@ -429,9 +429,8 @@ class DockerEngine:
         final = name.removesuffix(L.PENDING)
         with translated_errors(f"confirming replica {name}"):
             self._api.rename(name, final)
-            routed = ObservedReplica(final, final, "", 0, "", (self._api.inspect_container(final)["Config"]["Labels"]
-                                                               or {}).get(L.TEMPLATE, ""), "", "", "running").routed
-        if routed:   # it passed its checks: from now on the ingress sends it requests
+            labels = self._api.inspect_container(final)["Config"]["Labels"] or {}
+        if routed(labels.get(L.TEMPLATE, "")):   # it passed its checks: from now on the ingress sends it requests
             self.converge_ingress()
         return final
 
