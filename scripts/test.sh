@@ -11,6 +11,8 @@ scripts/bootstrap.sh
 command -v age >/dev/null 2>&1 || { echo "test: installing age (Debian package)" >&2; apt_install age; }
 # The remote-engine tests reach the engine through a real sshd on loopback.
 [ -x /usr/sbin/sshd ] || { echo "test: installing openssh-server (Debian package)" >&2; apt_install openssh-server; }
+# The Swarm tests run a 3-node lab in network namespaces (scripts/swarmlab.sh): `ip` and `nsenter`.
+command -v ip >/dev/null 2>&1 || { echo "test: installing iproute2 (Debian package)" >&2; apt_install iproute2; }
 scripts/ensure-engine.sh
 scripts/build-images.sh test
 exec .venv/bin/python -m pytest "$@"
