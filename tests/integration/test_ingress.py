@@ -31,7 +31,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def ingress(api, monkeypatch):
-    """Ports for this test's ingress; the ingress container is removed afterwards (its volume too: a test's)."""
+    """Ports for this test's ingress; the ingress container, its network and its volume (a test's) are removed
+    afterwards."""
     subprocess_env = {"GITDEPLOY_INGRESS_IMAGE": "gitdeploy-test/caddy:2"}
     for key, value in subprocess_env.items():
         monkeypatch.setenv(key, value)
@@ -41,6 +42,8 @@ def ingress(api, monkeypatch):
         api.remove_container(container["Id"], force=True)
     for volume in api.volumes(filters={"name": "gitdeploy-ingress-data"}).get("Volumes") or []:
         api.remove_volume(volume["Name"])
+    for network in api.networks(names=["gitdeploy-ingress"]):
+        api.remove_network(network["Id"])
 
 
 def with_ingress(repo: ManifestRepo, ports: tuple[int, int]) -> None:
