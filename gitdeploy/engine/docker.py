@@ -439,7 +439,7 @@ class DockerEngine:
     def _ingress(self):
         from gitdeploy.engine.ingress import Ingress
 
-        return Ingress(self._api, self._ingress_settings)
+        return Ingress(self._api, self._ingress_settings, self._pull)
 
     def take_out(self, replica: ObservedReplica) -> None:
         """Takes a replica out of the ingress (renamed NAME-draining): it gets no new requests."""

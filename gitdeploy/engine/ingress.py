@@ -20,6 +20,7 @@ import time
 from gitdeploy.core import labels as L
 from gitdeploy.core.ingress import CONFIG_PATH, DATA_PATH, Backend, Route, config_text, routes
 from gitdeploy.core.model import HealthCheck, IngressRoute, IngressSettings
+from gitdeploy.engine.base import PullPolicy
 from gitdeploy.engine.docker import translated_errors
 from gitdeploy.errors import EngineError
 
@@ -37,8 +38,8 @@ def image_of(settings: IngressSettings) -> str:
 
 
 class Ingress:
-    def __init__(self, api, settings: IngressSettings) -> None:
-        self.api, self.settings = api, settings
+    def __init__(self, api, settings: IngressSettings, pull: PullPolicy = PullPolicy.MISSING) -> None:
+        self.api, self.settings, self.pull = api, settings, pull
 
     # -- reading -----------------------------------------------------------
 
@@ -173,7 +174,7 @@ class Ingress:
         return wrong
 
     def ensure_image(self) -> None:
-        """The ingress's image is on the engine, pulled when it is not (unless GITDEPLOY_PULL=never)."""
+        """The ingress's image is on the engine, pulled when it is not (unless --pull never)."""
         import docker.errors
 
         image = image_of(self.settings)
@@ -183,7 +184,7 @@ class Ingress:
                 return
             except docker.errors.ImageNotFound:
                 pass
-        if os.environ.get("GITDEPLOY_PULL") == "never":
+        if self.pull is PullPolicy.NEVER:
             raise EngineError(f"the ingress image {image} is not on the engine (and --pull never)",
                               hint="load it, or set GITDEPLOY_INGRESS_IMAGE / ingress.image to one the engine has")
         with translated_errors(f"pulling the ingress image {image}"):
