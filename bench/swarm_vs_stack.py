@@ -27,7 +27,6 @@ resolves by dnsrr: the lab's kernel has no IPVS. Nothing is pulled (`--pull neve
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import shutil
@@ -47,11 +46,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from rows import Row, record  # noqa: E402
 from tests.manifest_repo import ManifestRepo, git  # noqa: E402
+from tests.swarmlab import LOCK, LabBusy, leftovers, why  # noqa: E402
+from tests.swarmlab import take_lock as take_lab_lock  # noqa: E402
 
 GITDEPLOY = str(ROOT / ".venv" / "bin" / "gitdeploy")
 SWARMLAB = str(ROOT / "scripts" / "swarmlab.sh")
 AGE_KEY = ROOT / "sample-repo" / "keys" / "DEMO-ONLY-age-key.txt"
-LOCK = "/run/swarmlab.lock"            # the swarm tests' lock (tests/integration/swarm/conftest.py)
 LOCK_WAIT = 15 * 60                    # seconds to wait for another holder of the lab
 NODES = 3
 MANAGER = "unix:///run/swarmlab/node1.sock"
@@ -75,36 +75,12 @@ def swarmlab(*args: str, timeout: float = 180, env: dict | None = None) -> subpr
                           env={**os.environ, **(env or {})})
 
 
-def why(run: subprocess.CompletedProcess) -> str:
-    """swarmlab.sh's own reason: its last ERROR line, else the last line it printed."""
-    lines = [line for line in (run.stderr + run.stdout).splitlines() if line.strip()]
-    errors = [line.split("ERROR: ", 1)[1] for line in lines if "ERROR: " in line]
-    return errors[-1] if errors else (lines[-1] if lines else f"exit status {run.returncode}")
-
-
 def take_lock() -> int:
     """Holds LOCK (flock) until its descriptor is closed, waiting up to LOCK_WAIT for another holder."""
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-                os.close(fd)
-                raise LabUnavailable(f"{LOCK} held for over {LOCK_WAIT // 60} min (by {holder or 'unknown'})")
-            time.sleep(1)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} (bench/swarm_vs_stack.py)".encode(), 0)
-    return fd
-
-
-def leftovers() -> bool:
-    netns = Path("/run/netns")
-    return (Path("/run/swarmlab").exists() or Path("/var/lib/swarmlab").exists()
-            or (netns.is_dir() and any(p.name.startswith("swarmlab-") for p in netns.iterdir())))
+    try:
+        return take_lab_lock(LOCK_WAIT, "bench/swarm_vs_stack.py")
+    except LabBusy as busy:
+        raise LabUnavailable(f"{LOCK} held for over {LOCK_WAIT // 60} min (by {busy.holder})") from None
 
 
 def images_source() -> str:

@@ -22,7 +22,6 @@ checks. Names outside the lab do not resolve in it (no DNS, no route out).
 from __future__ import annotations
 
 import atexit
-import fcntl
 import os
 import shutil
 import signal
@@ -31,16 +30,14 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import docker
 import pytest
 
 from tests.integration.conftest import PROJECT_LABEL, ROOT
+from tests.swarmlab import LOCK, RUN, LabBusy, leftovers, take_lock, why
 
 SCRIPT = ROOT / "scripts" / "swarmlab.sh"
-RUN = "/run/swarmlab"                  # the script's state directory (sockets)
-LOCK = "/run/swarmlab.lock"            # outside RUN: `down` removes RUN
 LAB_NET = "10.213.47"                  # node K is LAB_NET.(10+K)
 NODES = 3
 IMAGES = tuple(f"gitdeploy-test/app:{tag}" for tag in ("v1", "v2", "v3", "v4", "v2-hc", "v3-hc")) + \
@@ -55,25 +52,12 @@ def _swarmlab(*args: str, timeout: float = 180, env: dict | None = None) -> subp
                           env={**os.environ, **(env or {})})
 
 
-def _why(run: subprocess.CompletedProcess) -> str:
-    """The script's own reason: its last ERROR line, else the last line it printed."""
-    lines = [line for line in (run.stderr + run.stdout).splitlines() if line.strip()]
-    errors = [line.split("ERROR: ", 1)[1] for line in lines if "ERROR: " in line]
-    return errors[-1] if errors else (lines[-1] if lines else f"exit status {run.returncode}")
-
-
 def _cannot(reason: str):
     """No lab: skip the swarm tests, or fail them under CI=true."""
     _unavailable.append(reason)
     if os.environ.get("CI") == "true":
         pytest.fail(f"swarm lab: {reason} (CI=true: the swarm tests must run)", pytrace=False)
     pytest.skip(f"swarm lab not available: {reason}")
-
-
-def _leftovers() -> bool:
-    netns = Path("/run/netns")
-    return (Path(RUN).exists() or Path("/var/lib/swarmlab").exists()
-            or (netns.is_dir() and any(p.name.startswith("swarmlab-") for p in netns.iterdir())))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -190,7 +174,7 @@ class _Guard:
         try:
             run = _swarmlab("down", timeout=120)
             if run.returncode != 0:
-                print(f"swarmlab down failed: {_why(run)}", file=sys.stderr)
+                print(f"swarmlab down failed: {why(run)}", file=sys.stderr)
         finally:
             os.close(self.lock_fd)      # releases the flock
             atexit.unregister(self.down)
@@ -200,22 +184,10 @@ class _Guard:
 
 def _lock() -> int:
     """Holds LOCK for this session, waiting up to LOCK_WAIT s for another session's lab."""
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-                os.close(fd)
-                _cannot(f"another test session has held {LOCK} for over {LOCK_WAIT:.0f} s "
-                        f"(last taken by {holder or 'unknown'})")
-            time.sleep(1)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-    return fd
+    try:
+        return take_lock(LOCK_WAIT)
+    except LabBusy as busy:
+        _cannot(f"another test session has held {LOCK} for over {LOCK_WAIT:.0f} s (last taken by {busy.holder})")
 
 
 @pytest.fixture(scope="session")
@@ -240,11 +212,11 @@ def lab(request):
     fd = _lock()
     guard = _Guard(fd)
     try:
-        if _leftovers():                        # a crashed run's lab: we hold the lock, so no one uses it
+        if leftovers():                        # a crashed run's lab: we hold the lock, so no one uses it
             _swarmlab("down", timeout=120)
         up = _swarmlab("up", str(NODES), "--images", " ".join(IMAGES), env={"SWARMLAB_SOURCE_HOST": source})
         if up.returncode != 0:
-            raise RuntimeError(_why(up))
+            raise RuntimeError(why(up))
         the_lab = Lab()
         for k in range(1, NODES + 1):
             have = {tag for image in the_lab.api(k).images() for tag in image.get("RepoTags") or ()}
