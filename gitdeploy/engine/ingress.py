@@ -95,8 +95,9 @@ class Ingress:
 
     def drift(self, found: tuple[Route, ...] | None = None) -> str:
         """Why the ingress is not what what runs asks for ("" when it is)."""
-        found = self.routes() if found is None else found
-        existing = self.container()
+        return self._drift(self.routes() if found is None else found, self.container())
+
+    def _drift(self, found: tuple[Route, ...], existing: dict | None) -> str:
         if existing is None:
             return "missing" if found else ""
         if not (existing.get("State") or {}).get("Running"):
@@ -149,12 +150,11 @@ class Ingress:
     def converge(self) -> str:
         """Makes the ingress serve what runs now (creating, starting, reconnecting or reloading it); what was
         wrong ("" when nothing was). Call under the ingress lock."""
-        found = self.routes()
-        wrong = self.drift(found)
+        found, existing = self.routes(), self.container()
+        wrong = self._drift(found, existing)
         if not wrong:
             return ""
         text = config_text(found, self.settings)
-        existing = self.container()
         if existing is None or wrong == "created with another image or other ports":
             self.ensure_image()   # before the old one goes: a missing image must not leave no ingress at all
         if wrong == "created with another image or other ports" and existing is not None:
