@@ -242,6 +242,8 @@ def test_config_files_and_secrets_change_by_new_versions_and_old_ones_go(lab, sw
         run = gitdeploy("sync", "--repo", str(swarm_repo.root), env=env)
         assert run.returncode == 0, run.stdout + run.stderr
         assert f"token-{n}" not in run.stdout + run.stderr
+        # Nor in the service's definition or labels: only the Swarm's secret store holds it.
+        assert f"token-{n}" not in json.dumps(client.inspect_service(f"{swarm_repo.project}_app"))
         (task,) = [t for t in client.tasks(filters={"service": f"{swarm_repo.project}_app",
                                                      "desired-state": "running"})]
         node = client.inspect_node(task["NodeID"])["Description"]["Hostname"]
