@@ -30,8 +30,9 @@ def nodes(repo: Repo = ".", ref: Ref = None, path: Path = None, env: Env = None,
 def drain(node: NodeName, timeout: Timeout = 300.0, repo: Repo = ".", ref: Ref = None, path: Path = None,
           env: Env = None, engine: EngineChoice = None, output: Output = OutputFormat.TEXT,
           verbose: Verbose = False) -> None:
-    """Set NODE to drain and wait until the project's replicas on it run elsewhere, each service at its declared
-    count. Exit 0 once they do; 1 after --timeout, naming the services that did not move."""
+    """Set NODE to drain and wait until the project's replicas on it run elsewhere, each service with as many
+    running replicas as before the drain. Exit 0 once they do; 1 after --timeout, naming the services that did
+    not move."""
     from gitdeploy import nodes as swarm_nodes
     from gitdeploy.output import jsonout, progress, text
 
@@ -42,8 +43,8 @@ def drain(node: NodeName, timeout: Timeout = 300.0, repo: Repo = ".", ref: Ref =
         found = swarm_nodes.rows(desired, swarm)
     message = (f"{drained.node} drained: the replicas of {desired.project} run elsewhere "
                f"({drained.seconds:.1f}s)") if drained.moved else \
-        (f"{drained.node} is set to drain, but after {timeout:g}s these services did not run elsewhere at their "
-         f"count: {', '.join(drained.not_moved)}")
+        (f"{drained.node} is set to drain, but after {timeout:g}s these services did not run elsewhere at the "
+         f"count they had: {', '.join(drained.not_moved)}")
     command.show(jsonout.nodes(desired.project, found, drained),
                  lambda: (text.console.stdout().print(text.shown(message)), text.nodes(desired.project, found)))
     if not drained.moved:
